@@ -1,0 +1,1 @@
+"""fairseq criterions of the plugin (imported by ``fairseq_weam/__init__.py``)."""
