@@ -32,6 +32,7 @@ setup(
             "weam-xtreme-prepare = fairseq_weam.cli.xtreme_prepare:main",
             "weam-augment = fairseq_weam.cli.augment:main",
             "weam-evaluate = fairseq_weam.cli.evaluate:main",
+            "weam-gettext-pairs = fairseq_weam.cli.gettext_pairs:main",
         ]
     },
 )
