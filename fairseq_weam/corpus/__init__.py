@@ -1,0 +1,1 @@
+"""Parallel corpora the plugin can build by itself (gettext catalogs installed on the machine)."""
