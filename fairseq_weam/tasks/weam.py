@@ -1,0 +1,215 @@
+"""The ``weam`` task: alignment-aware pre-training on word-aligned parallel data, and its TLM / MLM baselines.
+
+Reads the data directory written by ``weam-prepare`` (one shared ``dict.txt``; per pair
+``{split}.{l1}-{l2}.{l1|l2}`` and ``{split}.align.{l1}-{l2}``), samples language pairs with temperature α,
+masks both sides of every pair (the same pieces for every objective of one seed), and formats the batch for
+``--objective weam|tlm|mlm``. The method is a re-implementation from the paper's Figure 1 (DESIGN.md §4).
+"""
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from fairseq.data import ConcatDataset, Dictionary, data_utils
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.tasks import FairseqTask, register_task
+from omegaconf import II, MISSING
+
+from fairseq_weam.data import (
+    AlignedPairDataset,
+    ObjectiveBatchDataset,
+    PairMaskingDataset,
+    sample_pairs_with_temperature,
+    word_start_table,
+)
+from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES
+
+logger = logging.getLogger(__name__)
+
+EMBEDDING_KEY = "encoder.sentence_encoder.embed_tokens.weight"
+
+
+@dataclass
+class WeamConfig(FairseqDataclass):
+    data: str = field(default=MISSING, metadata={"help": "data directory written by weam-prepare"})
+    lang_pairs: Optional[str] = field(
+        default=None,
+        metadata={"help": "comma-separated language pairs to train on, e.g. en-de,en-fr "
+                          "(default: every pair found in the data directory)"},
+    )
+    objective: ChoiceEnum(OBJECTIVES) = field(
+        default="weam",
+        metadata={"help": "weam: multilingual + cross-lingual (word-exchange) prediction; tlm: <s> x </s> y </s> "
+                          "masked LM; mlm: x and y as separate monolingual masked LM examples"},
+    )
+    input_mode: ChoiceEnum(INPUT_MODES) = field(
+        default="separate",
+        metadata={"help": "weam only: encode x and y as two sequences of the batch (separate) or as one "
+                          "sequence <s> x </s> y </s> (concat)"},
+    )
+    pair_sampling_alpha: float = field(
+        default=0.3,
+        metadata={"help": "temperature of language-pair sampling, p_pair ∝ n_pair^alpha (XLM-R's 0.3 for "
+                          "languages; 1 keeps the natural proportions)"},
+    )
+    mask_prob: float = field(default=0.15, metadata={"help": "fraction of pieces (or words) of each side to mask"})
+    leave_unmasked_prob: float = field(
+        default=0.1, metadata={"help": "share of the masked pieces left unchanged in the input"}
+    )
+    random_token_prob: float = field(
+        default=0.1, metadata={"help": "share of the masked pieces replaced by a random piece"}
+    )
+    mask_whole_words: bool = field(
+        default=False,
+        metadata={"help": "mask all pieces of a word or none (a word starts at a piece beginning with ▁)"},
+    )
+    tokens_per_sample: int = field(
+        default=512,
+        metadata={"help": "longest model input; each side is cut to (tokens_per_sample - 3) // 2 pieces so "
+                          "that <s> x </s> y </s> fits, whatever the objective"},
+    )
+    seed: int = II("common.seed")
+    train_subset: str = II("dataset.train_subset")
+    finetune_from_model: Optional[str] = II("checkpoint.finetune_from_model")
+    restore_file: str = II("checkpoint.restore_file")
+
+
+def find_lang_pairs(data, split):
+    """Language pairs ``l1-l2`` with both sides of ``split`` binarized in ``data``."""
+    pattern = re.compile(rf"^{re.escape(split)}\.([^.]+)-([^.]+)\.([^.]+)\.idx$")
+    sides = {}
+    for name in os.listdir(data):
+        match = pattern.match(name)
+        if match and match.group(3) in match.group(1, 2):
+            sides.setdefault(f"{match.group(1)}-{match.group(2)}", set()).add(match.group(3))
+    return sorted(pair for pair, langs in sides.items() if len(langs) == 2)
+
+
+def checkpoint_vocab_size(path):
+    """Rows of the token embedding of a fairseq RoBERTa / XLM-R checkpoint (None if it has none)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except RuntimeError:  # legacy (non-zip) serialization cannot be memory-mapped
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    weights = state.get("model", state)
+    for key in (EMBEDDING_KEY, "decoder.sentence_encoder.embed_tokens.weight"):
+        if key in weights:
+            return int(weights[key].shape[0])
+    return None
+
+
+@register_task("weam", dataclass=WeamConfig)
+class WeamTask(FairseqTask):
+    """Pre-training on aligned language pairs with the WEAM, TLM or MLM objective (see module docstring)."""
+
+    cfg: WeamConfig
+
+    def __init__(self, cfg: WeamConfig, dictionary):
+        super().__init__(cfg)
+        self.dictionary = dictionary
+        self.mask_idx = dictionary.index("<mask>")
+        self.starts_table = word_start_table(dictionary) if cfg.mask_whole_words else None
+
+    @classmethod
+    def setup_task(cls, cfg: WeamConfig, **kwargs):
+        path = os.path.join(cfg.data, "dict.txt")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{path} not found: --task weam reads the shared dictionary of a directory written by "
+                "weam-prepare (dict.txt, {split}.{l1}-{l2}.{lang}.bin/.idx, {split}.align.{l1}-{l2}.bin/.idx)"
+            )
+        dictionary = Dictionary.load(path)
+        dictionary.add_symbol("<mask>")
+        logger.info(f"dictionary: {len(dictionary)} types (with <mask>)")
+        cls.check_checkpoint_vocabulary(cfg, path, len(dictionary))
+        return cls(cfg, dictionary)
+
+    @staticmethod
+    def check_checkpoint_vocabulary(cfg, dict_path, vocab_size):
+        """Fail before training when the checkpoint to start from has another vocabulary than the data."""
+        candidates = []
+        if cfg.finetune_from_model:
+            candidates.append(("--finetune-from-model", cfg.finetune_from_model))
+        if cfg.restore_file and cfg.restore_file != "checkpoint_last.pt":
+            candidates.append(("--restore-file", cfg.restore_file))
+        for flag, checkpoint in candidates:
+            if not os.path.isfile(checkpoint):
+                continue  # fairseq reports missing files itself
+            size = checkpoint_vocab_size(checkpoint)
+            if size is not None and size != vocab_size:
+                raise ValueError(
+                    f"vocabulary size mismatch: the checkpoint {checkpoint} ({flag}) has {size} token embeddings, "
+                    f"but the data dictionary {dict_path} gives {vocab_size} types (with <mask>). Binarize the "
+                    "data with the checkpoint's own dictionary and sentencepiece model "
+                    "(weam-prepare --spm-model .../sentencepiece.bpe.model --dict .../dict.txt)"
+                )
+
+    @property
+    def source_dictionary(self):
+        return self.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.dictionary
+
+    def max_positions(self):
+        return self.cfg.tokens_per_sample
+
+    def lang_pairs(self, split):
+        found = find_lang_pairs(self.cfg.data, split)
+        if not self.cfg.lang_pairs:
+            if not found:
+                raise FileNotFoundError(
+                    f"no language pair for split '{split}' in {self.cfg.data} "
+                    f"(expected {split}.l1-l2.l1.idx and {split}.l1-l2.l2.idx)"
+                )
+            return found
+        wanted = [p.strip() for p in self.cfg.lang_pairs.split(",") if p.strip()]
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            raise FileNotFoundError(
+                f"--lang-pairs {','.join(missing)}: not binarized for split '{split}' in {self.cfg.data} "
+                f"(found: {', '.join(found) or 'none'})"
+            )
+        return wanted
+
+    def load_pair(self, split, pair):
+        """The ``AlignedPairDataset`` of one language pair and split."""
+        l1, l2 = pair.split("-")
+        prefix = os.path.join(self.cfg.data, f"{split}.{pair}.")
+        src = data_utils.load_indexed_dataset(prefix + l1, self.dictionary)
+        tgt = data_utils.load_indexed_dataset(prefix + l2, self.dictionary)
+        align_prefix = os.path.join(self.cfg.data, f"{split}.align.{pair}")
+        align = data_utils.load_indexed_dataset(align_prefix, None)
+        if src is None or tgt is None:
+            raise FileNotFoundError(f"{prefix}{l1} / {prefix}{l2}: binarized pair not found")
+        if align is None and self.cfg.objective == "weam":
+            raise FileNotFoundError(
+                f"{align_prefix}.bin/.idx not found: --objective weam needs the alignments of every pair "
+                "(weam-prepare writes them; fairseq-preprocess --align-suffix align)"
+            )
+        max_pieces = (self.cfg.tokens_per_sample - 3) // 2
+        return AlignedPairDataset(src, tgt, align, self.dictionary.eos(), max_pieces, name=pair)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        pairs = self.lang_pairs(split)
+        datasets = [self.load_pair(split, pair) for pair in pairs]
+        logger.info(f"{split}: " + ", ".join(f"{p} {len(d)} pairs" for p, d in zip(pairs, datasets)))
+        is_train = split == self.cfg.train_subset
+        if is_train:
+            dataset = sample_pairs_with_temperature(datasets, self.cfg.pair_sampling_alpha, self.cfg.seed, epoch)
+        else:
+            dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)  # every held-out pair once
+        masked = PairMaskingDataset(
+            dataset, self.dictionary, self.mask_idx, self.cfg.seed,
+            mask_prob=self.cfg.mask_prob,
+            leave_unmasked_prob=self.cfg.leave_unmasked_prob,
+            random_token_prob=self.cfg.random_token_prob,
+            starts_table=self.starts_table,
+        )
+        self.datasets[split] = ObjectiveBatchDataset(
+            masked, self.dictionary, self.cfg.objective, self.cfg.input_mode, shuffle=is_train, seed=self.cfg.seed
+        )
+        return self.datasets[split]

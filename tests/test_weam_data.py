@@ -1,0 +1,213 @@
+"""Unit tests of the weam pipeline on hand-made items: masks, batch formats, cross-lingual links and loss."""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from fairseq.data import Dictionary
+
+from fairseq_weam.criterions.weam import WeamCriterion, mean_linked_states
+from fairseq_weam.data import ObjectiveBatchDataset, mask_pieces, pair_sampling_probabilities, word_start_table
+
+WB = "\u2581"
+
+
+def make_dictionary():
+    d = Dictionary()
+    for k in range(20):
+        d.add_symbol(f"{WB}w{k}")
+        d.add_symbol(f"p{k}")
+    d.add_symbol("<mask>")
+    return d
+
+
+def test_word_start_table_marks_pieces_beginning_with_boundary():
+    d = make_dictionary()
+    table = word_start_table(d)
+    assert table[d.index(f"{WB}w3")] and not table[d.index("p3")]
+    assert table[: d.nspecial].all()
+
+
+def test_whole_word_masking_masks_all_pieces_of_a_word_or_none():
+    d = make_dictionary()
+    table, mask_idx = word_start_table(d), d.index("<mask>")
+    rng = np.random.default_rng(0)
+    random_tokens = np.arange(d.nspecial, mask_idx)
+    seen_partial_candidates = 0
+    for _ in range(300):
+        words = [[f"{WB}w{rng.integers(20)}"] + [f"p{rng.integers(20)}" for _ in range(rng.integers(0, 3))]
+                 for _ in range(rng.integers(1, 8))]
+        tokens = np.array([d.index(p) for w in words for p in w])
+        out, target = mask_pieces(tokens, rng, mask_idx=mask_idx, pad_idx=d.pad(), random_tokens=random_tokens,
+                                  mask_prob=0.4, leave_unmasked_prob=0.1, random_token_prob=0.1,
+                                  starts_table=table)
+        start = 0
+        for w in words:
+            span = slice(start, start + len(w))
+            masked = target[span] != d.pad()
+            assert masked.all() or not masked.any(), (words, target)
+            as_mask = out[span] == mask_idx
+            assert as_mask.all() or not as_mask.any()
+            seen_partial_candidates += len(w) > 1 and masked.all()
+            start += len(w)
+        masked_positions = target != d.pad()
+        assert (target[masked_positions] == tokens[masked_positions]).all()
+        assert (out[~masked_positions] == tokens[~masked_positions]).all()
+    assert seen_partial_candidates > 20  # multi-piece words were actually masked
+
+
+def test_piece_masking_rates_follow_80_10_10():
+    d = make_dictionary()
+    mask_idx = d.index("<mask>")
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(d.nspecial, mask_idx, size=200_000)
+    out, target = mask_pieces(tokens, rng, mask_idx=mask_idx, pad_idx=d.pad(),
+                              random_tokens=np.arange(d.nspecial, mask_idx), mask_prob=0.15,
+                              leave_unmasked_prob=0.1, random_token_prob=0.1)
+    masked = target != d.pad()
+    assert abs(masked.mean() - 0.15) < 0.005
+    as_mask = (out == mask_idx)[masked].mean()
+    unchanged = (out == tokens)[masked].mean()
+    assert abs(as_mask - 0.8) < 0.01
+    # 10% kept on purpose, plus the random replacements that drew the same piece by chance
+    assert abs(unchanged - (0.1 + 0.1 / (mask_idx - d.nspecial))) < 0.01
+    assert not (out == mask_idx)[~masked].any()
+
+
+def test_pair_sampling_probabilities_follow_temperature():
+    assert np.allclose(pair_sampling_probabilities([100, 900], 1.0), [0.1, 0.9])
+    assert np.allclose(pair_sampling_probabilities([100, 900], 0.0), [0.5, 0.5])
+    p = pair_sampling_probabilities([100, 900], 0.5)
+    assert np.allclose(p, [10 / 40, 30 / 40])
+
+
+# ---- one hand-made pair: x = 4 pieces, y = 3 pieces ------------------------------------------------
+# links: x0-y1, x0-y2 (multi-link), x1-y0, x3-y2; x2 is unaligned. Masked: x0, x2, y0, y2.
+X = [10, 11, 12, 13]
+Y = [20, 21, 22]
+LINKS = [(0, 1), (0, 2), (1, 0), (3, 2)]
+MASKED_X, MASKED_Y = [0, 2], [0, 2]
+
+
+def hand_made_item(d):
+    pad, mask_idx = d.pad(), d.index("<mask>")
+
+    def side(tokens, masked):
+        tokens = torch.tensor(tokens)
+        target = torch.full_like(tokens, pad)
+        target[masked] = tokens[masked]
+        out = tokens.clone()
+        out[masked] = mask_idx
+        return out, target
+
+    x_masked, x_target = side(X, MASKED_X)
+    y_masked, y_target = side(Y, MASKED_Y)
+    return {"id": 0, "pair": "en-de", "line": 5, "x": torch.tensor(X), "y": torch.tensor(Y),
+            "links": torch.tensor(LINKS), "x_masked": x_masked, "x_target": x_target,
+            "y_masked": y_masked, "y_target": y_target}
+
+
+def collate(objective, input_mode="separate"):
+    d = make_dictionary()
+    dataset = ObjectiveBatchDataset([hand_made_item(d)], d, objective, input_mode, shuffle=False)
+    return d, dataset.collater([hand_made_item(d)])
+
+
+def test_separate_batch_has_x_and_y_rows_and_links_both_ways():
+    d, batch = collate("weam", "separate")
+    m, p, bos, eos = d.index("<mask>"), d.pad(), d.bos(), d.eos()
+    assert batch["net_input"]["src_tokens"].tolist() == [[bos, m, 11, m, 13, eos], [bos, m, 21, m, eos, p]]
+    assert batch["target"].tolist() == [[p, 10, p, 12, p, p], [p, 20, p, 22, p, p]]
+    # width 6: x piece i at 1 + i, y piece j at 6 + 1 + j
+    expected = {(1, 8), (1, 9),  # masked x0 <- y1, y2 (multi-link)
+                (7, 2),  # masked y0 <- x1
+                (9, 1), (9, 4)}  # masked y2 <- x0, x3 ; masked x2 is unaligned: nothing
+    assert set(map(tuple, batch["cross_links"].tolist())) == expected
+    assert len(batch["cross_links"]) == len(expected)
+
+
+def test_concat_batch_shifts_y_links_past_x():
+    d, batch = collate("weam", "concat")
+    m, p, bos, eos = d.index("<mask>"), d.pad(), d.bos(), d.eos()
+    assert batch["net_input"]["src_tokens"].tolist() == [[bos, m, 11, m, 13, eos, m, 21, m, eos]]
+    assert batch["target"].tolist() == [[p, 10, p, 12, p, p, 20, p, 22, p]]
+    # y piece j at 1 + |x| + 1 + j = 6 + j
+    assert set(map(tuple, batch["cross_links"].tolist())) == {(1, 7), (1, 8), (6, 2), (8, 1), (8, 4)}
+
+
+def test_tlm_and_mlm_batches_have_no_cross_links():
+    d, tlm = collate("tlm")
+    _, weam_concat = collate("weam", "concat")
+    assert torch.equal(tlm["net_input"]["src_tokens"], weam_concat["net_input"]["src_tokens"])
+    assert tlm["cross_links"].shape == (0, 2)
+    _, mlm = collate("mlm")
+    _, weam_separate = collate("weam", "separate")
+    assert torch.equal(mlm["net_input"]["src_tokens"], weam_separate["net_input"]["src_tokens"])
+    assert torch.equal(mlm["target"], weam_separate["target"])
+    assert mlm["cross_links"].shape == (0, 2)
+
+
+def test_mean_linked_states_averages_every_linked_piece():
+    features = torch.arange(2 * 6 * 3, dtype=torch.float).view(2, 6, 3)
+    links = torch.tensor([[1, 8], [1, 9], [7, 2]])
+    queries, states = mean_linked_states(features, links)
+    flat = features.view(-1, 3)
+    assert queries.tolist() == [1, 7]
+    assert torch.allclose(states[0], (flat[8] + flat[9]) / 2)
+    assert torch.allclose(states[1], flat[2])
+
+
+class StubModel(torch.nn.Module):
+    """Returns fixed features; the LM head is one linear layer, so every loss can be computed by hand."""
+
+    def __init__(self, features, vocab):
+        super().__init__()
+        self.features = features
+        self.encoder = self
+        self.head = torch.nn.Linear(features.size(-1), vocab)
+
+    def forward(self, src_tokens, features_only=True):
+        assert features_only and src_tokens.shape == self.features.shape[:2]
+        return self.features, {}
+
+    def output_layer(self, features, masked_tokens=None):
+        return self.head(features if masked_tokens is None else features[masked_tokens])
+
+
+@pytest.mark.parametrize("cl_weight", [1.0, 0.5])
+def test_criterion_cross_lingual_loss_uses_exchanged_states_of_aligned_masked_pieces(cl_weight):
+    torch.manual_seed(0)
+    d, batch = collate("weam", "separate")
+    features = torch.randn(2, 6, 8)
+    model = StubModel(features, len(d))
+    criterion = WeamCriterion(SimpleNamespace(target_dictionary=d), cl_weight=cl_weight)
+    loss, sample_size, log = criterion(model, batch)
+
+    flat = features.view(-1, 8)
+    ce = lambda h, t: F.cross_entropy(model.head(h).unsqueeze(0), torch.tensor([t]), reduction="sum")
+    # multilingual: the four masked pieces, each from its own state
+    ml = ce(flat[1], 10) + ce(flat[3], 12) + ce(flat[7], 20) + ce(flat[9], 22)
+    # cross-lingual: x0 from mean(y1, y2); y0 from x1; y2 from mean(x0, x3); x2 (unaligned) nothing
+    cl = ce((flat[8] + flat[9]) / 2, 10) + ce(flat[2], 20) + ce((flat[1] + flat[4]) / 2, 22)
+    assert sample_size == 4 and log["ml_tokens"] == 4 and log["cl_tokens"] == 3
+    assert torch.allclose(log["ml_loss"], ml.detach(), atol=1e-5)
+    assert torch.allclose(log["cl_loss"], cl.detach(), atol=1e-5)
+    assert torch.allclose(loss, (ml + cl_weight * cl).detach(), atol=1e-5)
+
+
+def test_criterion_logs_the_same_keys_for_every_objective():
+    torch.manual_seed(0)
+    keys = set()
+    for objective in ("weam", "tlm", "mlm"):
+        d, batch = collate(objective)
+        features = torch.randn(*batch["net_input"]["src_tokens"].shape, 8)
+        criterion = WeamCriterion(SimpleNamespace(target_dictionary=d))
+        _, _, log = criterion(StubModel(features, len(d)), batch)
+        keys.add(tuple(sorted(log)))
+        if objective != "weam":
+            assert log["cl_tokens"] == 0 and float(log["cl_loss"]) == 0.0
+            assert math.isclose(float(log["loss"]), float(log["ml_loss"]))
+    assert len(keys) == 1
+    assert WeamCriterion.logging_outputs_can_be_summed()
