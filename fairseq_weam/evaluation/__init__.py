@@ -1,0 +1,1 @@
+"""Zero-shot cross-lingual evaluation: standard and generalized settings, attacks, reports and plots."""

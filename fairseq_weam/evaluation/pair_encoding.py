@@ -1,0 +1,33 @@
+"""Sentencepiece encoding of sentence pairs, truncated the same way for binarization and evaluation.
+
+The model input of fairseq's ``sentence_prediction`` task is ``<s> a </s> </s> b </s>`` (``--init-token 0
+--separator-token 2``), four special tokens around the pieces. ``max_len`` bounds the whole input, as
+``max_seq_length`` does in XTREME's ``run_classify.py``: pieces are dropped from the end of the longer
+sentence first.
+"""
+from typing import List, Tuple
+
+import sentencepiece as spm
+
+SPECIAL_TOKENS_PER_PAIR = 4
+
+
+class PairEncoder:
+    def __init__(self, spm_model, max_len=128):
+        if max_len <= SPECIAL_TOKENS_PER_PAIR + 1:
+            raise ValueError(f"--max-len must be > {SPECIAL_TOKENS_PER_PAIR + 1}, got {max_len}")
+        self.spm = spm.SentencePieceProcessor(model_file=str(spm_model))
+        self.max_len = max_len
+
+    def pieces(self, sentence) -> List[str]:
+        return self.spm.encode(sentence, out_type=str)
+
+    def encode_pair(self, sentence1, sentence2) -> Tuple[List[str], List[str]]:
+        a, b = self.pieces(sentence1), self.pieces(sentence2)
+        budget = self.max_len - SPECIAL_TOKENS_PER_PAIR
+        while len(a) + len(b) > budget:
+            if len(a) >= len(b):
+                a.pop()
+            else:
+                b.pop()
+        return a, b

@@ -1,0 +1,128 @@
+"""Binarize an XTREME-layout task dir into fairseq's ``sentence_prediction`` layout.
+
+Output (``DEST``)::
+
+    input0/ input1/ label/     fairseq-preprocess --only-source outputs (dict.txt, {subset}.bin/.idx)
+    {subset}.raw.tsv           not written: the raw TSVs stay the reference
+    prepare_report.json        subsets, sizes, truncation counts, label ids
+
+Subsets: ``train`` (train-en), ``valid`` (dev-en), ``test.{lang}`` per test language and, for the
+generalized setting, ``test.{l1}-{l2}`` (sentence1 of l1 with sentence2 of l2, l1 != l2; the diagonal is
+``test.{l}``). All are valid names for ``--valid-subset``. The label dictionary is written from the label
+set before binarizing, so a label has the same id in every subset (fairseq would otherwise count labels
+per run).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fairseq_weam.evaluation import xtreme_data
+from fairseq_weam.evaluation.pair_encoding import PairEncoder
+
+
+class BinarizeError(RuntimeError):
+    """fairseq-preprocess failed."""
+
+
+def write_label_dictionary(path, labels):
+    """A fairseq dict.txt whose symbol order is the label order (class id = position)."""
+    Path(path).write_text("".join(f"{label} 1\n" for label in labels), encoding="utf-8")
+
+
+def collect_subsets(task_dir, labels, langs=None, generalized=True):
+    """``{subset: examples}`` in a fixed order: train, valid, test.{lang}..., test.{l1}-{l2}..."""
+    task_dir = Path(task_dir)
+    subsets = {
+        "train": xtreme_data.read_pairs(task_dir / "train-en.tsv", labels),
+        "valid": xtreme_data.read_pairs(task_dir / "dev-en.tsv", labels),
+    }
+    tests = xtreme_data.read_test_sets(task_dir, labels, langs)
+    subsets.update({f"test.{lang}": examples for lang, examples in tests.items()})
+    if generalized and len(tests) > 1:
+        xtreme_data.check_parallel(task_dir, tests)
+        for l1 in tests:
+            for l2 in tests:
+                if l1 != l2:
+                    subsets[f"test.{l1}-{l2}"] = xtreme_data.generalized_pairs(tests, l1, l2)
+    return subsets
+
+
+def _preprocess(text_dir, column, names, dictionary, dest, workers):
+    """One fairseq-preprocess call per column: train via --trainpref, the rest via --validpref, renamed."""
+    others = [n for n in names if n != "train"]
+    cmd = [
+        shutil.which("fairseq-preprocess") or os.path.join(os.path.dirname(sys.executable), "fairseq-preprocess"),
+        "--only-source", "--srcdict", str(dictionary), "--destdir", str(dest), "--workers", str(workers),
+        "--trainpref", str(text_dir / f"train.{column}"),
+    ]
+    if others:
+        cmd += ["--validpref", ",".join(str(text_dir / f"{n}.{column}") for n in others)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BinarizeError(f"fairseq-preprocess failed on {column} (exit {proc.returncode}):\n"
+                            f"{proc.stderr[-3000:]}")
+    for i, name in enumerate(others):
+        default = "valid" if i == 0 else f"valid{i}"
+        if default != name:
+            for ext in (".bin", ".idx"):
+                os.replace(dest / f"{default}{ext}", dest / f"{name}{ext}")
+
+
+def prepare(task_dir, dest, spm_model, dictionary, labels, langs=None, generalized=True, max_len=128,
+            workers=1):
+    """Read, encode, truncate and binarize a task dir; returns the report dict (also written as JSON).
+
+    The output appears atomically: everything is built in a temporary sibling of ``dest`` and renamed.
+    """
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise FileExistsError(f"{dest} exists and is not empty; choose a new --destdir or remove it")
+    subsets = collect_subsets(task_dir, labels, langs, generalized)
+    encoder = PairEncoder(spm_model, max_len)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        text = work / "text"
+        text.mkdir()
+        report = {"task_dir": str(task_dir), "labels": list(labels), "max_len": max_len, "subsets": {}}
+        # Encode each distinct sentence once: the generalized subsets reuse the test sentences.
+        cache = {}
+        for name, examples in tqdm(subsets.items(), desc="encode", unit="subset"):
+            truncated = 0
+            with open(text / f"{name}.input0", "w", encoding="utf-8") as f0, \
+                    open(text / f"{name}.input1", "w", encoding="utf-8") as f1, \
+                    open(text / f"{name}.label", "w", encoding="utf-8") as fl:
+                for ex in examples:
+                    key = (ex.sentence1, ex.sentence2)
+                    if key not in cache:
+                        full = len(encoder.pieces(ex.sentence1)) + len(encoder.pieces(ex.sentence2))
+                        a, b = encoder.encode_pair(ex.sentence1, ex.sentence2)
+                        cache[key] = (" ".join(a), " ".join(b), len(a) + len(b) < full)
+                    a, b, cut = cache[key]
+                    truncated += cut
+                    f0.write(a + "\n")
+                    f1.write(b + "\n")
+                    fl.write(ex.label + "\n")
+            report["subsets"][name] = {"examples": len(examples), "truncated": truncated}
+        out = work / "out"
+        label_dict = work / "label.dict.txt"
+        write_label_dictionary(label_dict, labels)
+        names = list(subsets)
+        for column, dictionary_path in tqdm([("input0", dictionary), ("input1", dictionary),
+                                             ("label", label_dict)], desc="binarize", unit="column"):
+            _preprocess(text, column, names, dictionary_path, out / column, workers)
+        report["label_ids"] = {label: i for i, label in enumerate(labels)}
+        report["valid_subsets"] = [n for n in names if n != "train"]
+        (out / "prepare_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if dest.exists():
+            dest.rmdir()
+        os.replace(out, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return report

@@ -1,0 +1,141 @@
+"""robust_sentence_prediction: fairseq-train with each method, and the perturbation maths in-process."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fairseq_weam  # noqa: F401  (registers the criterion, makes checkpoints loadable)
+from fairseq import checkpoint_utils
+from fairseq.criterions.sentence_prediction import SentencePredictionConfig, SentencePredictionCriterion
+from fairseq_weam.criterions.robust_sentence_prediction import (
+    RobustSentencePredictionConfig, RobustSentencePredictionCriterion)
+from fairseq_weam.robust import embedding_forward
+from fairseq_weam.robust.embedding_attack import PGDSettings, pgd_perturbation
+from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
+from weam_testing import run
+from xtreme_testing import finetune_args, tiny_finetuned, tiny_prepared
+
+HEAD = "sentence_classification_head"
+
+
+def train_log(proc):
+    """The last JSON 'train' record fairseq-train logged."""
+    records = [json.loads(line.split(" | ", 3)[3]) for line in (proc.stdout + proc.stderr).splitlines()
+               if " | train | " in line]
+    return records[-1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    prepared, ckpt = tiny_finetuned(tmp_path_factory.getbasetemp() / "xtreme")
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(ckpt)])
+    task.load_dataset("valid")
+    batch = next(iter(task.get_batch_iterator(task.dataset("valid"), max_sentences=16)
+                      .next_epoch_itr(shuffle=False)))
+    return models[0], task, batch
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method,extra,keys", [
+    ("none", [], []),
+    ("adversarial", ["--adv-steps", "2", "--adv-norm", "linf", "--adv-eps", "0.05", "--adv-step-size", "0.02",
+                     "--adv-random-init", "--adv-clean-weight", "0.5"], ["adv_loss", "clean_loss"]),
+    ("noise", ["--noise-type", "uniform", "--noise-sigma", "0.3"], ["noise_loss", "clean_loss"]),
+])
+def test_fairseq_train_each_method(tmp_path_factory, tmp_path, method, extra, keys):
+    bin_dir = tiny_prepared(tmp_path_factory.getbasetemp() / "xtreme")[3]
+    proc = run(finetune_args(bin_dir, tmp_path / "ckpt", method, 6, extra + ["--valid-subset", "valid,test.de"]))
+    log = train_log(proc)
+    assert log["train_num_updates"] == "6"
+    for key in ["train_loss", "train_nll_loss", "train_accuracy"] + [f"train_{k}" for k in keys]:
+        assert key in log and float(log[key]) == float(log[key]), (key, log)
+    if method == "adversarial":  # loss = 0.5 * clean + adv (base-2 per sentence, rounded)
+        expected = 0.5 * float(log["train_clean_loss"]) + float(log["train_adv_loss"])
+        assert float(log["train_loss"]) == pytest.approx(expected, abs=2e-3)
+    assert "test.de | " in proc.stdout + proc.stderr  # per-language valid subsets are accepted
+    assert (tmp_path / "ckpt" / "checkpoint_best.pt").exists()
+
+
+def test_none_matches_fairseq_sentence_prediction(trained):
+    model, task, batch = trained
+    ours = RobustSentencePredictionCriterion(RobustSentencePredictionConfig(robust_method="none"), task)
+    ref = SentencePredictionCriterion(SentencePredictionConfig(), task)
+    for training in (True, False):
+        model.train(training)
+        torch.manual_seed(0)
+        loss_a, n_a, log_a = ours(model, batch)
+        torch.manual_seed(0)
+        loss_b, n_b, log_b = ref(model, batch)
+        assert n_a == n_b and torch.equal(loss_a, loss_b)
+        assert int(log_a["ncorrect"]) == int(log_b["ncorrect"])
+    model.eval()
+    # The embedding path used for perturbations gives the very same logits as model(...).
+    src = batch["net_input"]["src_tokens"]
+    with torch.no_grad():
+        ref_logits, _ = model(src, features_only=True, classification_head_name=HEAD)
+        emb_logits = embedding_forward.classify(model, src, HEAD, embedding_forward.token_embeddings(model, src))
+    assert torch.allclose(ref_logits, emb_logits, atol=1e-6)
+
+
+def test_noise_changes_logits_but_not_padding(trained):
+    model, task, batch = trained
+    model.eval()
+    src = batch["net_input"]["src_tokens"]
+    emb = embedding_forward.token_embeddings(model, src)
+    pad = embedding_forward.padding_mask(model, src)
+    assert pad.any(), "the batch should contain padding"
+    noise = sample_embedding_noise(emb, pad, "gaussian", 0.5)
+    assert noise[pad].abs().sum() == 0 and noise[~pad].abs().sum() > 0
+    with torch.no_grad():
+        clean = embedding_forward.classify(model, src, HEAD, emb)
+        noisy = embedding_forward.classify(model, src, HEAD, add_perturbation(emb, noise))
+    assert (clean - noisy).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_pgd_increases_loss_within_the_ball(trained, norm):
+    model, task, batch = trained
+    model.eval()
+    src = batch["net_input"]["src_tokens"]
+    targets = model.get_targets(batch, None).view(-1)
+    emb = embedding_forward.token_embeddings(model, src).detach()
+    pad = embedding_forward.padding_mask(model, src)
+
+    def loss_of(e):
+        logits = embedding_forward.classify(model, src, HEAD, e)
+        return F.cross_entropy(logits.float(), targets, reduction="sum")
+
+    eps = 1.0 if norm == "l2" else 0.05
+    settings = PGDSettings(eps=eps, step_size=eps / 2, steps=3, norm=norm, random_init=True)
+    delta = pgd_perturbation(loss_of, emb, pad, settings)
+    assert delta[pad].abs().sum() == 0
+    if norm == "l2":
+        assert delta.flatten(1).norm(dim=1).max() <= eps + 1e-4
+    else:
+        assert delta.abs().max() <= eps + 1e-6
+    with torch.no_grad():
+        assert loss_of(add_perturbation(emb, delta)) > loss_of(emb) + 1e-3
+    assert all(p.grad is None for p in model.parameters()), "the attack must not touch parameter grads"
+
+
+def test_adversarial_is_finite_in_bfloat16(trained):
+    model, task, batch = trained
+    model = model.to(torch.bfloat16)
+    try:
+        model.train()
+        cfg = RobustSentencePredictionConfig(robust_method="adversarial", adv_eps=100.0, adv_step_size=100.0)
+        loss, n, log = RobustSentencePredictionCriterion(cfg, task)(model, batch)
+        assert torch.isfinite(loss) and torch.isfinite(log["adv_loss"]) and log["adv_loss"] > 0
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.float()
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="norm"):
+        PGDSettings(norm="l3")
+    with pytest.raises(ValueError, match="noise type"):
+        sample_embedding_noise(torch.zeros(1, 2, 3), None, "laplace", 0.1)
