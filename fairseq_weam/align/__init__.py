@@ -1,0 +1,1 @@
+"""Word alignment: aligner backends, Pharaoh link files, symmetrization and word -> piece projection."""

@@ -1,0 +1,28 @@
+"""fast_align (Dyer et al. 2013) through ``subprocess``: forward ``-i F -d -o -v``, reverse adds ``-r``.
+
+Its input is one ``source ||| target`` line per sentence pair; both directions print ``source-target``
+links on stdout.
+"""
+from fairseq_weam.align.external_tool import find_binary, run_tool
+
+INSTALL_HINT = (
+    "build it from https://github.com/clab/fast_align (mkdir build && cd build && cmake .. && make) and "
+    "put fast_align on PATH or pass --fast-align-bin"
+)
+
+
+def write_fast_align_input(src_path, tgt_path, joint_path):
+    with open(src_path, encoding="utf-8") as src, open(tgt_path, encoding="utf-8") as tgt, \
+            open(joint_path, "w", encoding="utf-8") as out:
+        for s, t in zip(src, tgt):
+            out.write(f"{s.strip()} ||| {t.strip()}\n")
+
+
+def align_fast_align(src_path, tgt_path, forward_path, reverse_path, binary=None, joint_path=None):
+    """Write forward and reverse links of the word-level files ``src_path`` / ``tgt_path``."""
+    exe = find_binary("fast_align", binary, INSTALL_HINT, "--fast-align-bin")
+    joint_path = joint_path or f"{forward_path}.input"
+    write_fast_align_input(src_path, tgt_path, joint_path)
+    for out_path, extra in ((forward_path, []), (reverse_path, ["-r"])):
+        with open(out_path, "wb") as out:
+            run_tool([exe, "-i", joint_path, "-d", "-o", "-v", *extra], "fast_align", INSTALL_HINT, stdout=out)

@@ -1,0 +1,59 @@
+"""Align a corpus of pieces at word level with the chosen backend and return symmetrized word links.
+
+The backends (``eflomal``, ``fast_align``) see the word tokens built by
+:func:`~fairseq_weam.align.piece_projection.words_from_pieces`, one line per sentence pair; their forward
+and reverse links are checked against the word counts and symmetrized. Temporary files live in a
+temporary directory that is removed whatever happens.
+"""
+import tempfile
+from pathlib import Path
+from typing import FrozenSet, List, Optional, Sequence
+
+from fairseq_weam.align.eflomal_backend import align_eflomal
+from fairseq_weam.align.external_tool import AlignerError
+from fairseq_weam.align.fast_align_backend import align_fast_align
+from fairseq_weam.align.pharaoh import AlignmentError, Link, check_links, read_pharaoh_file
+from fairseq_weam.align.symmetrization import find_atools, symmetrize_files
+
+ALIGNERS = ("eflomal", "fast_align", "precomputed")
+
+
+def align_word_corpus(
+    src_words: Sequence[Sequence[str]],
+    tgt_words: Sequence[Sequence[str]],
+    aligner: str = "eflomal",
+    heuristic: str = "grow-diag-final-and",
+    fast_align_bin: Optional[str] = None,
+    eflomal_bin: Optional[str] = None,
+    atools_bin: Optional[str] = None,
+    tmp_dir=None,
+) -> List[FrozenSet[Link]]:
+    """Symmetrized word links for each sentence pair (lists of word tokens, no empty sentence)."""
+    if aligner not in ("eflomal", "fast_align"):
+        raise ValueError(f"aligner {aligner!r} does not run on text; choose eflomal or fast_align")
+    find_atools(atools_bin)  # a wrong --atools-bin fails before the aligner runs
+    with tempfile.TemporaryDirectory(prefix="weam-align-", dir=tmp_dir) as tmp:
+        tmp = Path(tmp)
+        for name, lines in (("src", src_words), ("tgt", tgt_words)):
+            with open(tmp / name, "w", encoding="utf-8") as f:
+                f.writelines(" ".join(words) + "\n" for words in lines)
+        forward, reverse = tmp / "forward", tmp / "reverse"
+        if aligner == "eflomal":
+            align_eflomal(tmp / "src", tmp / "tgt", forward, reverse, binary=eflomal_bin)
+        else:
+            align_fast_align(tmp / "src", tmp / "tgt", forward, reverse, binary=fast_align_bin)
+        for path in (forward, reverse):
+            check_aligner_output(path, src_words, tgt_words, aligner)
+        return symmetrize_files(forward, reverse, heuristic, atools_bin)
+
+
+def check_aligner_output(path, src_words, tgt_words, aligner):
+    """The aligner wrote one line per pair, with links inside each pair; otherwise an AlignerError."""
+    try:
+        lines = read_pharaoh_file(path)
+        if len(lines) != len(src_words):
+            raise AlignerError(f"{aligner} wrote {len(lines)} lines of links for {len(src_words)} sentence pairs")
+        for number, (links, src, tgt) in enumerate(zip(lines, src_words, tgt_words), 1):
+            check_links(links, len(src), len(tgt), f"{aligner} output line {number}")
+    except AlignmentError as err:
+        raise AlignerError(f"{aligner} wrote unusable links: {err}") from None

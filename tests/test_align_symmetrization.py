@@ -1,0 +1,60 @@
+"""Symmetrization heuristics against link sets worked out by hand (Koehn's grow-diag-final-and)."""
+import pytest
+
+from fairseq_weam.align.symmetrization import symmetrize, symmetrize_files, write_links
+
+
+def links(text):
+    return frozenset(tuple(map(int, token.split("-"))) for token in text.split())
+
+
+# Each case: forward links, reverse links, then the expected intersect / union / grow-diag-final-and.
+CASES = {
+    # Intersection {0-0, 1-1}. (1,1)'s diagonal neighbour 2-2 is in the union and source word 2 is
+    # unaligned: grown. Growth continues in the same pass from the new point 2-2 to its diagonal 3-3
+    # (source 3 unaligned). final-and then rejects 3-0: source word 3 is already aligned.
+    "diagonal growth chains, final-and rejects": (
+        "0-0 1-1 2-2 3-0", "0-0 1-1 3-3",
+        "0-0 1-1", "0-0 1-1 2-2 3-0 3-3", "0-0 1-1 2-2 3-3",
+    ),
+    # Union points 0-1 and 1-0 neighbour the intersection, but both of their words are already
+    # aligned, so grow-diag does not add them and final-and does not either.
+    "no growth between aligned words": (
+        "0-0 0-1 1-1", "0-0 1-1 1-0",
+        "0-0 1-1", "0-0 0-1 1-0 1-1", "0-0 1-1",
+    ),
+    # 2-2 (forward only) is not a neighbour of 0-0: no growth. final-and takes forward links first:
+    # 2-2 has both words unaligned, added. Then reverse 2-0: source 2 and target 0 are aligned: rejected.
+    "final-and: forward first, both words unaligned": (
+        "0-0 2-2", "0-0 2-0",
+        "0-0", "0-0 2-0 2-2", "0-0 2-2",
+    ),
+    # Nothing in common: the intersection is empty, so nothing grows; final-and adds forward 0-1
+    # (both unaligned), then reverse 1-0 (source 1, target 0 still unaligned), but not 0-0 (source 0 taken).
+    "empty intersection": (
+        "0-1", "1-0 0-0",
+        "", "0-0 0-1 1-0", "0-1 1-0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_heuristics_by_hand(case):
+    forward, reverse, intersect, union, gdfa = (links(x) for x in CASES[case])
+    assert symmetrize(forward, reverse, "intersect") == intersect
+    assert symmetrize(forward, reverse, "union") == union
+    assert symmetrize(forward, reverse, "grow-diag-final-and") == gdfa
+    assert symmetrize(forward, reverse) == gdfa  # the default
+
+
+def test_symmetrize_files_without_atools(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no atools on PATH: the built-in implementation runs
+    cases = [CASES[c] for c in sorted(CASES)]
+    write_links(tmp_path / "fwd", [links(c[0]) for c in cases])
+    write_links(tmp_path / "rev", [links(c[1]) for c in cases])
+    assert symmetrize_files(tmp_path / "fwd", tmp_path / "rev") == [links(c[4]) for c in cases]
+
+
+def test_unknown_heuristic():
+    with pytest.raises(ValueError, match="grow-diag-final-and"):
+        symmetrize(links("0-0"), links("0-0"), "grow-diag")
