@@ -1,0 +1,1 @@
+"""Data preparation: raw parallel text -> cleaned, sentencepiece-encoded, word-aligned fairseq binaries."""

@@ -1,0 +1,143 @@
+"""``weam-prepare`` end to end: check -> clean -> sentencepiece -> encode -> dict -> align -> binarize -> report.
+
+Inputs are checked for every pair before anything is written. Each stage goes through
+:class:`~fairseq_weam.prepare.stages.StageRunner`, so a failed run leaves no half-written output and a
+re-run only does the stages whose settings or inputs changed.
+"""
+import shutil
+from pathlib import Path
+from typing import List
+
+from fairseq_weam.align.external_tool import AlignerError
+from fairseq_weam.align.pharaoh import AlignmentError
+from fairseq_weam.prepare.binarize import binarize_pair, binarized_names
+from fairseq_weam.prepare.cleaning import clean_split
+from fairseq_weam.prepare.config import PrepareConfig, PrepareError
+from fairseq_weam.prepare.piece_alignment import align_pair
+from fairseq_weam.prepare.raw_corpus import (
+    check_parallel, discover_pairs, file_signature_list, pair_name, pair_splits, parse_pair_list, raw_paths,
+)
+from fairseq_weam.prepare.report import build_report, write_report
+from fairseq_weam.prepare.sentencepiece_model import encode_split, train_sentencepiece, write_fairseq_dict
+from fairseq_weam.prepare.stages import StageRunner, file_signature
+
+SPM_NAME = "sentencepiece.bpe.model"
+
+
+def prepare(cfg: PrepareConfig, log=print) -> List[str]:
+    """Run the pipeline; return the report's readable lines. Errors are :class:`PrepareError` (or aligner errors)."""
+    cfg.check()
+    raw_dir, dest = Path(cfg.raw_dir), Path(cfg.dest_dir)
+    if not raw_dir.is_dir():
+        raise PrepareError(f"--raw-dir {raw_dir} is not a directory")
+    pairs = parse_pair_list(cfg.pairs) if cfg.pairs else discover_pairs(raw_dir)
+    if not pairs:
+        raise PrepareError(f"no language pairs found in {raw_dir} (expected train.l1-l2.l1 and train.l1-l2.l2)")
+    with_alignment = cfg.aligner == "precomputed"
+    splits = {}
+    for pair in pairs:  # every input is checked before anything is written
+        splits[pair] = pair_splits(raw_dir, pair)
+        for split in splits[pair]:
+            check_parallel(raw_paths(raw_dir, pair, split, with_alignment))
+    for given in (cfg.spm_model, cfg.dict):
+        if given and not Path(given).is_file():
+            raise PrepareError(f"file not found: {given}")
+
+    work = Path(cfg.work_dir) if cfg.work_dir else dest / ".work"
+    clean_dir, pieces_dir = work / "clean", work / "pieces"
+    for d in (dest, clean_dir, pieces_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    runner = StageRunner(work, log)
+    suffixes = lambda pair: list(pair) + (["align"] if with_alignment else [])  # noqa: E731
+
+    clean_sigs = {}
+    for pair in pairs:
+        name = pair_name(pair)
+        ins = {s: raw_paths(raw_dir, pair, s, with_alignment) for s in splits[pair]}
+        outs = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
+
+        def clean(partials, ins=ins, outs=outs):
+            flat = iter(partials)
+            return {s: dict(clean_split(ins[s], [next(flat) for _ in outs[s]], cfg.max_chars, cfg.on_bad_utf8))
+                    for s in ins}
+
+        settings = [file_signature_list(p for s in ins for p in ins[s]), cfg.max_chars, cfg.on_bad_utf8]
+        clean_sigs[pair] = runner.run(f"clean:{name}", settings, [p for s in outs for p in outs[s]], clean)
+
+    model_path = dest / SPM_NAME
+    if cfg.spm_model:
+        spm_settings = ["given", file_signature(cfg.spm_model)]
+        spm_fn = lambda partials: shutil.copyfile(cfg.spm_model, partials[0])  # noqa: E731
+    else:
+        train_texts = [clean_dir / f"train.{pair_name(p)}.{lang}" for p in pairs for lang in p]
+        spm_settings = ["trained", sorted(clean_sigs.values()), cfg.vocab_size, cfg.spm_model_type,
+                        cfg.spm_character_coverage, cfg.spm_input_sentence_size]
+
+        def spm_fn(partials):
+            train_sentencepiece(train_texts, partials[0], cfg.vocab_size, cfg.spm_model_type,
+                                cfg.spm_character_coverage, cfg.spm_input_sentence_size, cfg.workers)
+    spm_sig = runner.run("sentencepiece", spm_settings, [model_path], spm_fn)
+
+    encode_sigs, piece_files = {}, []
+    for pair in pairs:
+        name = pair_name(pair)
+        ins = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
+        outs = {s: [pieces_dir / f"{s}.{name}.{x}.pieces" if x == "align" else pieces_dir / f"{s}.{name}.{x}"
+                    for x in suffixes(pair)] for s in splits[pair]}
+        piece_files += [p for s in outs for p in outs[s][:2]]
+
+        def encode(partials, ins=ins, outs=outs):
+            flat = iter(partials)
+            return {s: dict(encode_split(model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len,
+                                         cfg.max_ratio, cfg.on_bad_link, cfg.workers)) for s in ins}
+
+        settings = [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link]
+        encode_sigs[pair] = runner.run(f"encode:{name}", settings, [p for s in outs for p in outs[s]], encode)
+
+    dict_path = dest / "dict.txt"
+    if cfg.dict:
+        dict_settings = ["given", file_signature(cfg.dict)]
+        dict_fn = lambda partials: shutil.copyfile(cfg.dict, partials[0])  # noqa: E731
+    else:
+        dict_settings = ["counted", spm_sig, sorted(encode_sigs.values())]
+        dict_fn = lambda partials: write_fairseq_dict(model_path, piece_files, partials[0])  # noqa: E731
+    dict_sig = runner.run("dict", dict_settings, [dict_path], dict_fn)
+
+    for pair in pairs:
+        name = pair_name(pair)
+        ins = {s: [pieces_dir / f"{s}.{name}.{pair[0]}", pieces_dir / f"{s}.{name}.{pair[1]}"]
+               + ([pieces_dir / f"{s}.{name}.align.pieces"] if with_alignment else []) for s in splits[pair]}
+        outs = {s: pieces_dir / f"{s}.{name}.align" for s in splits[pair]}
+
+        def align(partials, ins=ins, outs=outs):
+            return align_pair(ins, dict(zip(outs, partials)), cfg, work)
+
+        settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only]
+        align_sig = runner.run(f"align:{name}", settings, list(outs.values()), align)
+
+        names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
+        outputs = {n: dest / n for n in names}
+
+        def binarize(partials, pair=pair, outputs=outputs):
+            binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)), cfg.workers, work)
+
+        runner.run(f"binarize:{name}", [align_sig, dict_sig, encode_sigs[pair]], list(outputs.values()), binarize)
+
+    report_missing = not (dest / "prep_report.json").exists() or not (dest / "prep_report.txt").exists()
+    report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path))
+    if runner.any_ran or report_missing:
+        lines = write_report(dest, report)
+    else:
+        lines = (dest / "prep_report.txt").read_text(encoding="utf-8").splitlines()
+        lines.append("every stage was complete: nothing was rewritten")
+    for line in lines:
+        log(line)
+    return lines
+
+
+def _dict_size(dict_path) -> int:
+    with open(dict_path, encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())
+
+
+PREPARE_ERRORS = (PrepareError, AlignerError, AlignmentError)

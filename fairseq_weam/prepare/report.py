@@ -1,0 +1,65 @@
+"""The preparation report: ``prep_report.json`` for machines and ``prep_report.txt`` for people."""
+import json
+import os
+from pathlib import Path
+from typing import Dict, List
+
+DROP_REASONS = ("bad_utf8", "empty", "too_long_chars", "too_long_pieces", "length_ratio", "bad_link")
+
+
+def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int) -> Dict:
+    """Collect per-pair figures from the stage records (``results`` of :class:`StageRunner`)."""
+    report = {"vocab_size": vocab_size, "pairs": {}, "stages": {}}
+    for name, result in results.items():
+        report["stages"][name] = {"seconds": result["seconds"], "status": result["status"]}
+    for pair in pairs:
+        clean = results[f"clean:{pair}"]["stats"]
+        encode = results[f"encode:{pair}"]["stats"]
+        align = results[f"align:{pair}"]["stats"]
+        entry = {}
+        for split in clean:
+            drops = {r: clean[split].get(r, 0) + encode[split].get(r, 0) for r in DROP_REASONS}
+            a = align[split]
+            entry[split] = {
+                "pairs_in": clean[split].get("in", 0),
+                "pairs_out": encode[split].get("out", 0),
+                "drops": {r: n for r, n in drops.items() if n},
+                "links": a["links"],
+                "links_per_sentence": round(a["links"] / max(a["sentences"], 1), 3),
+                "links_per_piece_pair": round(a["links"] / max(a["piece_pairs"], 1), 4),
+                "aligned_share_src": round(a["src_aligned"] / max(a["src_pieces"], 1), 4),
+                "aligned_share_tgt": round(a["tgt_aligned"] / max(a["tgt_pieces"], 1), 4),
+                "pieces_src": a["src_pieces"],
+                "pieces_tgt": a["tgt_pieces"],
+            }
+        report["pairs"][pair] = entry
+    return report
+
+
+def report_lines(report: Dict) -> List[str]:
+    lines = [f"weam-prepare: {len(report['pairs'])} pair(s), dictionary of {report['vocab_size']} pieces"]
+    for pair, splits in report["pairs"].items():
+        for split, r in splits.items():
+            drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "none"
+            lines.append(
+                f"{pair} {split}: {r['pairs_in']} -> {r['pairs_out']} pairs (dropped: {drops}); "
+                f"{r['links_per_sentence']} links/sentence, {r['links_per_piece_pair']} links/piece pair, "
+                f"aligned pieces {100 * r['aligned_share_src']:.1f}% / {100 * r['aligned_share_tgt']:.1f}%"
+            )
+    times = ", ".join(
+        f"{name} {s['seconds']:.1f}s" + (" (skipped now)" if s["status"] == "skipped" else "")
+        for name, s in report["stages"].items()
+    )
+    lines.append(f"time per stage: {times}")
+    return lines
+
+
+def write_report(dest_dir, report: Dict) -> List[str]:
+    dest_dir = Path(dest_dir)
+    lines = report_lines(report)
+    for name, text in (("prep_report.json", json.dumps(report, indent=1) + "\n"),
+                       ("prep_report.txt", "\n".join(lines) + "\n")):
+        tmp = dest_dir / (name + ".partial")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, dest_dir / name)
+    return lines
