@@ -48,7 +48,8 @@ class StageRunner:
         try:
             for p in partials:
                 p.parent.mkdir(parents=True, exist_ok=True)
-            stats = fn(partials) or {}
+            stats = fn(partials)
+            stats = stats if isinstance(stats, dict) else {}
             for p, final in zip(partials, outputs):
                 os.replace(p, final)
         finally:
