@@ -11,20 +11,21 @@ from weam_testing import TINY_ROBERTA, USER_DIR, run, tool, write_lines
 
 _CACHE = {}
 
-# A learnable toy task: label 1 when both sentences share their first word, 0 otherwise.
-WORDS = [f"w{i}" for i in range(30)] + ["good", "fine", "movie", "film", "bad", "awful"]
+# A learnable toy task: the label is given by a sentiment word in sentence1 (good/fine -> 1, bad/awful -> 0);
+# the rest is filler. Neighbours fixtures can then map "good" to words never seen in training.
+FILLER = [f"w{i}" for i in range(20)] + ["movie", "film"]
+POSITIVE, NEGATIVE = ["good", "fine"], ["bad", "awful"]
 
 
-def pair_rows(n, seed, lang="en"):
+def pair_rows(n, seed):
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
         label = rng.randint(0, 1)
-        first = rng.choice(WORDS)
-        other = first if label else rng.choice([w for w in WORDS if w != first])
-        s1 = " ".join([first] + [rng.choice(WORDS) for _ in range(rng.randint(2, 6))])
-        s2 = " ".join([other] + [rng.choice(WORDS) for _ in range(rng.randint(2, 6))])
-        rows.append((s1, s2, str(label)))
+        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 6))]
+        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label else NEGATIVE))
+        s2 = " ".join(rng.choice(FILLER) for _ in range(rng.randint(2, 6)))
+        rows.append((" ".join(words), s2, str(label)))
     return rows
 
 

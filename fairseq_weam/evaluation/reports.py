@@ -1,0 +1,61 @@
+"""Results as JSON (for machines) and markdown tables (for papers)."""
+import json
+import math
+from pathlib import Path
+
+
+def _fmt(value):
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+
+
+def write_json(results, path):
+    Path(path).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def per_language_table(results) -> str:
+    columns = [("clean", results["standard"])]
+    for key, title in (("smoothed", "smoothed"), ("synonym_attack", "synonym attack"), ("pgd_attack", "PGD")):
+        if results.get(key):
+            columns.append((title, results[key]))
+    lines = ["| language | " + " | ".join(title for title, _ in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for lang in results["languages"]:
+        lines.append(f"| {lang} | " + " | ".join(_fmt(section["accuracy"].get(lang)) for _, section in columns) + " |")
+    lines.append("| **average** | " + " | ".join(_fmt(section["average"]) for _, section in columns) + " |")
+    return "\n".join(lines)
+
+
+def generalized_table(generalized) -> str:
+    langs = generalized["languages"]
+    lines = ["| sentence1 \\ sentence2 | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
+    for l1 in langs:
+        lines.append(f"| {l1} | " + " | ".join(_fmt(generalized["accuracy"][l1][l2]) for l2 in langs) + " |")
+    return "\n".join(lines)
+
+
+def markdown(results) -> str:
+    s = results["settings"]
+    parts = [f"# Zero-shot evaluation of `{s['checkpoint']}`", "",
+             f"Task dir `{s['task_dir']}`, labels {', '.join(s['labels'])}, seed {s['seed']}. Accuracy in %.", "",
+             "## Standard setting", "", per_language_table(results), ""]
+    if results.get("synonym_attack"):
+        a = results["synonym_attack"]
+        parts += [f"Synonym attack: greedy, at most {a['budget']} words changed per pair, on the first "
+                  f"{max(a['examples'].values())} pairs per language.", ""]
+    if results.get("pgd_attack"):
+        p = results["pgd_attack"]
+        parts += [f"PGD attack: {p['norm']} ball of radius {p['eps']} on the token embeddings, {p['steps']} steps.", ""]
+    if results.get("smoothed"):
+        parts += [f"Smoothed: majority vote over {results['smoothed']['copies']} Gaussian copies, "
+                  f"sigma {results['smoothed']['sigma']}.", ""]
+    if results.get("generalized"):
+        g = results["generalized"]
+        parts += ["## Generalized setting (sentence1 in the row language, sentence2 in the column language)", "",
+                  generalized_table(g), "",
+                  f"Average over all pairs {_fmt(g['average'])}; over cross-language pairs "
+                  f"{_fmt(g['cross_language_average'])}.", ""]
+    return "\n".join(parts)
+
+
+def write_markdown(results, path):
+    Path(path).write_text(markdown(results), encoding="utf-8")

@@ -1,0 +1,98 @@
+"""The full zero-shot evaluation of one fine-tuned checkpoint, as one results dict.
+
+Accuracies are percentages. Sections switched off by their settings are ``None`` in the results, so the
+JSON always has the same keys.
+"""
+import time
+from dataclasses import asdict, dataclass
+from typing import List, Optional
+
+import torch
+
+from fairseq_weam.evaluation import zero_shot
+from fairseq_weam.evaluation.attacks import pgd_attack_accuracy, synonym_attack_accuracy
+from fairseq_weam.evaluation.classifier import PairClassifier
+from fairseq_weam.evaluation.smoothing import smoothed_accuracy
+from fairseq_weam.evaluation.xtreme_data import check_parallel, read_test_sets
+from fairseq_weam.robust.embedding_attack import PGDSettings
+from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
+
+
+@dataclass
+class EvaluationSettings:
+    checkpoint: str
+    task_dir: str
+    spm_model: str
+    dictionary: str
+    labels: List[str]
+    langs: Optional[List[str]] = None
+    generalized: bool = True
+    limit: int = 0                 # first N rows of every test set (0: all)
+    max_len: int = 128
+    batch_size: int = 32
+    device: str = "cpu"
+    seed: int = 1
+    smooth_copies: int = 0         # 0: no smoothed prediction
+    smooth_sigma: float = 0.1
+    neighbours: Optional[str] = None  # None: no synonym attack
+    attack_budget: int = 2
+    attack_limit: int = 0          # first N rows attacked per language (0: all)
+    pgd_eps: float = 0.0           # 0: no PGD attack
+    pgd_norm: str = "l2"
+    pgd_steps: int = 5
+    pgd_step_size: float = 0.0     # 0: 2.5 * eps / steps (Madry et al.)
+
+
+def _per_language(test_sets, score):
+    accuracy = {lang: score(examples) for lang, examples in test_sets.items()}
+    return {"accuracy": accuracy, "average": zero_shot.mean(accuracy.values())}
+
+
+def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
+    torch.manual_seed(s.seed)
+    started = time.time()
+    test_sets = read_test_sets(s.task_dir, s.labels, s.langs)
+    if s.limit:
+        test_sets = {lang: ex[:s.limit] for lang, ex in test_sets.items()}
+    if s.generalized and len(test_sets) > 1:
+        check_parallel(s.task_dir, test_sets)
+    classifier = PairClassifier.from_checkpoint(s.checkpoint, s.spm_model, s.dictionary, s.labels, s.max_len,
+                                                s.batch_size, s.device)
+    results = {"settings": asdict(s), "languages": list(test_sets)}
+    progress("standard setting")
+    results["standard"] = zero_shot.standard_accuracy(classifier, test_sets)
+    results["generalized"] = None
+    if s.generalized and len(test_sets) > 1:
+        progress("generalized setting")
+        results["generalized"] = zero_shot.generalized_accuracy(classifier, test_sets, results["standard"])
+    results["smoothed"] = None
+    if s.smooth_copies:
+        progress(f"smoothed prediction ({s.smooth_copies} copies, sigma {s.smooth_sigma})")
+        results["smoothed"] = {"copies": s.smooth_copies, "sigma": s.smooth_sigma, **_per_language(
+            test_sets, lambda ex: smoothed_accuracy(classifier, ex, s.smooth_copies, s.smooth_sigma, s.seed))}
+    results["synonym_attack"] = None
+    if s.neighbours:
+        progress(f"synonym-substitution attack (budget {s.attack_budget})")
+        substituter = SynonymSubstituter(load_neighbours(s.neighbours))
+        attacked = {lang: ex[:s.attack_limit] if s.attack_limit else ex for lang, ex in test_sets.items()}
+        details = {lang: synonym_attack_accuracy(classifier, ex, substituter, s.attack_budget)
+                   for lang, ex in attacked.items()}
+        clean = {lang: classifier.accuracy(ex) for lang, ex in attacked.items()}
+        results["synonym_attack"] = {
+            "budget": s.attack_budget, "examples": {lang: len(ex) for lang, ex in attacked.items()},
+            "clean_accuracy": clean,
+            "accuracy": {lang: d["accuracy"] for lang, d in details.items()},
+            "average": zero_shot.mean(d["accuracy"] for d in details.values()),
+            "mean_words_changed": {lang: d["mean_words_changed"] for lang, d in details.items()},
+            "attackable_share": {lang: d["attackable_share"] for lang, d in details.items()},
+        }
+    results["pgd_attack"] = None
+    if s.pgd_eps > 0:
+        step = s.pgd_step_size or 2.5 * s.pgd_eps / max(s.pgd_steps, 1)
+        settings = PGDSettings(eps=s.pgd_eps, step_size=step, steps=s.pgd_steps, norm=s.pgd_norm, random_init=True)
+        progress(f"embedding PGD attack ({s.pgd_norm}, eps {s.pgd_eps}, {s.pgd_steps} steps)")
+        results["pgd_attack"] = {"eps": s.pgd_eps, "norm": s.pgd_norm, "steps": s.pgd_steps, "step_size": step,
+                                 **_per_language(test_sets, lambda ex: pgd_attack_accuracy(classifier, ex, settings,
+                                                                                           s.seed))}
+    results["seconds"] = round(time.time() - started, 2)
+    return results

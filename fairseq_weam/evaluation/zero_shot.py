@@ -1,0 +1,32 @@
+"""Zero-shot cross-lingual accuracy: the standard setting (one language per pair) and the generalized
+setting of Robust-XLT (sentence1 in l1, sentence2 in l2, for every ordered pair of test languages)."""
+from typing import Dict, List
+
+from fairseq_weam.evaluation.xtreme_data import PairExample, generalized_pairs
+
+
+def mean(values):
+    values = list(values)
+    return sum(values) / len(values) if values else float("nan")
+
+
+def standard_accuracy(classifier, test_sets: Dict[str, List[PairExample]]) -> dict:
+    accuracy = {lang: classifier.accuracy(examples) for lang, examples in test_sets.items()}
+    return {"accuracy": accuracy, "average": mean(accuracy.values()),
+            "examples": {lang: len(ex) for lang, ex in test_sets.items()}}
+
+
+def generalized_accuracy(classifier, test_sets: Dict[str, List[PairExample]], standard=None) -> dict:
+    """``accuracy[l1][l2]``; the diagonal is the standard setting (reused from ``standard`` when given)."""
+    langs = list(test_sets)
+    matrix = {}
+    for l1 in langs:
+        matrix[l1] = {}
+        for l2 in langs:
+            if l1 == l2 and standard is not None:
+                matrix[l1][l2] = standard["accuracy"][l1]
+            else:
+                matrix[l1][l2] = classifier.accuracy(generalized_pairs(test_sets, l1, l2))
+    cross = [matrix[a][b] for a in langs for b in langs if a != b]
+    return {"languages": langs, "accuracy": matrix, "average": mean(v for row in matrix.values() for v in row.values()),
+            "cross_language_average": mean(cross)}

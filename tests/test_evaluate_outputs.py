@@ -1,0 +1,83 @@
+"""weam-evaluate on a tiny fine-tuned model: results.json keys, markdown, PNGs, attacks, determinism, errors."""
+import json
+
+import matplotlib.image
+import pytest
+
+from fairseq_weam.evaluation.classifier import CheckpointMismatchError
+from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
+from fairseq_weam.evaluation.xtreme_data import XtremeDataError
+from weam_testing import run, tool, write_lines
+from xtreme_testing import tiny_finetuned
+
+# "nice", "poor", ... never occur in training: substituting them is a real attack on the toy model.
+NEIGHBOURS = {"good": ["nice", "w3"], "fine": ["ok"], "bad": ["poor", "w4"], "awful": ["terrible"]}
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    (task_dir, spm_model, dictionary, _), ckpt = tiny_finetuned(tmp_path_factory.getbasetemp() / "xtreme")
+    neighbours = tmp_path_factory.mktemp("nb") / "neighbours.json"
+    neighbours.write_text(json.dumps(NEIGHBOURS))
+    return dict(checkpoint=str(ckpt), task_dir=str(task_dir), spm_model=str(spm_model),
+                dictionary=str(dictionary), labels=["0", "1"]), neighbours
+
+
+@pytest.mark.slow
+def test_cli_writes_json_markdown_and_plots(finetuned, tmp_path):
+    files, neighbours = finetuned
+    run([tool("weam-evaluate"), "--checkpoint", files["checkpoint"], "--task-dir", files["task_dir"],
+         "--spm-model", files["spm_model"], "--dict", files["dictionary"], "--task", "pawsx", "--out-dir",
+         tmp_path, "--smooth-copies", "3", "--smooth-sigma", "0.01", "--neighbours", neighbours,
+         "--attack-budget", "1", "--pgd-eps", "2.0", "--pgd-steps", "3", "--batch-size", "8"])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results) >= {"settings", "languages", "standard", "generalized", "smoothed", "synonym_attack",
+                            "pgd_attack", "seconds"}
+    assert results["languages"] == ["en", "de", "fr"]
+    std = results["standard"]
+    assert std["accuracy"]["en"] >= 90.0, "the toy model learned its task"
+    assert std["average"] == pytest.approx(sum(std["accuracy"].values()) / 3)
+    gen = results["generalized"]
+    assert gen["accuracy"]["de"]["de"] == std["accuracy"]["de"]
+    assert set(gen["accuracy"]["en"]) == {"en", "de", "fr"}
+    syn, pgd = results["synonym_attack"], results["pgd_attack"]
+    assert syn["accuracy"]["en"] < syn["clean_accuracy"]["en"], "unseen synonyms flip the toy model"
+    assert 0 < syn["mean_words_changed"]["en"] <= 1
+    assert pgd["accuracy"]["en"] < std["accuracy"]["en"]
+    md = (tmp_path / "results.md").read_text()
+    assert "| language | clean | smoothed | synonym attack | PGD |" in md
+    assert "| sentence1 \\ sentence2 | en | de | fr |" in md and "| **average** |" in md
+    for png in ("accuracy_per_language.png", "generalized_heatmap.png"):
+        image = matplotlib.image.imread(tmp_path / png)
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_deterministic_and_tiny_noise_smoothing_matches_clean(finetuned):
+    files, _ = finetuned
+    settings = EvaluationSettings(**files, smooth_copies=3, smooth_sigma=1e-6, pgd_eps=0.3, pgd_steps=2,
+                                  batch_size=16)
+    first, second = (run_evaluation(settings, progress=lambda m: None) for _ in range(2))
+    first.pop("seconds"), second.pop("seconds")
+    assert first == second
+    assert first["smoothed"]["accuracy"] == first["standard"]["accuracy"]
+    assert first["synonym_attack"] is None
+
+
+def test_unlabelled_test_file_is_an_error(finetuned, tmp_path):
+    files, _ = finetuned
+    write_lines(tmp_path / "test-en.tsv", ["good w1\tw2\t1", "bad w1\tw2"])
+    with pytest.raises(XtremeDataError, match="test-en.tsv:2: no label"):
+        run_evaluation(EvaluationSettings(**{**files, "task_dir": str(tmp_path)}), progress=lambda m: None)
+
+
+@pytest.mark.slow
+def test_dictionary_or_labels_that_do_not_fit_the_checkpoint(finetuned, tmp_path):
+    files, _ = finetuned
+    bigger = tmp_path / "dict.txt"
+    bigger.write_text(open(files["dictionary"]).read() + "extra 1\n")
+    with pytest.raises(CheckpointMismatchError, match="vocabulary"):
+        run_evaluation(EvaluationSettings(**{**files, "dictionary": str(bigger)}), progress=lambda m: None)
+    proc = run([tool("weam-evaluate"), "--checkpoint", files["checkpoint"], "--task-dir", files["task_dir"],
+                "--spm-model", files["spm_model"], "--dict", files["dictionary"], "--labels", "0,1,2",
+                "--out-dir", tmp_path / "out"], check=False)
+    assert proc.returncode != 0 and "predicts 2 classes but the label set has 3" in proc.stderr
