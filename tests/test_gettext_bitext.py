@@ -97,6 +97,7 @@ def test_iter_catalog_messages(locale_tree):
     assert sorted(iter_catalog_messages("zh_CN", locale_tree)) == [("editor", "File", "文件"), ("editor", "Open", "打开")]
 
 
+@pytest.mark.slow
 def test_cli_writes_split_bitext(locale_tree, tmp_path):
     out = tmp_path / "RAW"
     args = [tool("weam-gettext-bitext"), "--pairs", "en-de,en-zh_CN", "--out", out,
@@ -118,6 +119,7 @@ def test_cli_writes_split_bitext(locale_tree, tmp_path):
     assert not list(out.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_cli_fails_clearly_for_missing_language(locale_tree, tmp_path):
     proc = run([tool("weam-gettext-bitext"), "--pairs", "en-de,en-fr", "--out", tmp_path / "RAW",
                 "--locale-dir", locale_tree], check=False)
