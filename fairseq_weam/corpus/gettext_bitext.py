@@ -16,6 +16,7 @@ from fairseq_weam.corpus.gettext_catalogs import (
     GettextCatalogError,
     catalog_paths,
     iter_catalog_messages,
+    require_catalogs,
 )
 
 ENGLISH = "en"
@@ -98,8 +99,8 @@ def build_gettext_bitext(
     out_dir = Path(out_dir)
     for pair in pairs:
         for lang in pair:
-            if lang != ENGLISH and not catalog_paths(lang, locale_dir):
-                iter_catalog_messages(lang, locale_dir).__next__()  # raises the one-line error
+            if lang != ENGLISH:
+                require_catalogs(lang, locale_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
     for l1, l2 in pairs:

@@ -122,6 +122,17 @@ def catalog_paths(lang: str, locale_dir=DEFAULT_LOCALE_DIR) -> List[Path]:
     return sorted((Path(locale_dir) / lang / "LC_MESSAGES").glob("*.mo"))
 
 
+def require_catalogs(lang: str, locale_dir=DEFAULT_LOCALE_DIR) -> List[Path]:
+    """The catalogs of ``lang``; a one-line :class:`GettextCatalogError` naming language and directory if none."""
+    paths = catalog_paths(lang, locale_dir)
+    if not paths:
+        raise GettextCatalogError(
+            f"no gettext catalogs for language '{lang}': {Path(locale_dir) / lang / 'LC_MESSAGES'} "
+            f"has no *.mo files (check the language code, e.g. 'de' or 'zh_CN', or pass --locale-dir)"
+        )
+    return paths
+
+
 def iter_catalog_messages(
     lang: str, locale_dir=DEFAULT_LOCALE_DIR, drops: Optional[Counter] = None
 ) -> Iterator[CatalogMessage]:
@@ -131,14 +142,10 @@ def iter_catalog_messages(
     msgctxt is removed. Plural entries give their singular msgid and ``msgstr[0]``. Both sides go
     through :func:`clean_message`; a message is dropped when either side is dropped. When ``drops`` is
     given, every skipped or dropped entry is counted there by reason (plus ``seen``: entries read).
+    (Fuzzy entries never reach a ``.mo`` file: msgfmt leaves them out unless told otherwise.)
     Raises :class:`GettextCatalogError` when the language has no catalogs.
     """
-    paths = catalog_paths(lang, locale_dir)
-    if not paths:
-        raise GettextCatalogError(
-            f"no gettext catalogs for language '{lang}': {Path(locale_dir) / lang / 'LC_MESSAGES'} "
-            f"has no *.mo files (check the language code, e.g. 'de' or 'zh_CN', or pass --locale-dir)"
-        )
+    paths = require_catalogs(lang, locale_dir)
     drops = Counter() if drops is None else drops
     for path in paths:
         header, entries = read_mo(path)
