@@ -1,0 +1,43 @@
+"""weam-gettext-pairs: a PAWS-X-like "same program?" task (XTREME layout) from the machine's gettext catalogs."""
+import argparse
+import sys
+
+from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR, GettextCatalogError
+from fairseq_weam.corpus.gettext_pair_task import PairTaskSettings, write_task
+
+
+def build_parser():
+    d = PairTaskSettings()
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("out_dir", help="task dir to write (train-en.tsv, dev-en.tsv, test-{lang}.tsv); must not exist")
+    p.add_argument("--langs", default=",".join(d.langs), help="test languages besides English (comma-separated)")
+    p.add_argument("--locale-dir", default=DEFAULT_LOCALE_DIR)
+    p.add_argument("--train-size", type=int, default=d.train_size, help="training pairs")
+    p.add_argument("--dev-size", type=int, default=d.dev_size, help="English dev pairs")
+    p.add_argument("--test-size", type=int, default=d.test_size, help="test pairs (every language)")
+    p.add_argument("--min-words", type=int, default=d.min_words, help="shortest English message kept (words)")
+    p.add_argument("--max-words", type=int, default=d.max_words, help="longest English message kept (words)")
+    p.add_argument("--max-per-program", type=int, default=d.max_per_program, help="cap per program (balance)")
+    p.add_argument("--min-per-program", type=int, default=d.min_per_program, help="drop smaller programs")
+    p.add_argument("--candidates", type=int, default=d.candidates,
+                   help="random candidates for sentence2; the most word-overlapping one is used")
+    p.add_argument("--seed", type=int, default=d.seed)
+    return p
+
+
+def main(argv=None):
+    a = build_parser().parse_args(argv)
+    settings = PairTaskSettings(
+        langs=[x for x in a.langs.split(",") if x], locale_dir=a.locale_dir, train_size=a.train_size,
+        dev_size=a.dev_size, test_size=a.test_size, min_words=a.min_words, max_words=a.max_words,
+        max_per_program=a.max_per_program, min_per_program=a.min_per_program, candidates=a.candidates, seed=a.seed)
+    try:
+        report = write_task(a.out_dir, settings)
+    except (GettextCatalogError, FileExistsError, ValueError) as err:
+        sys.exit(f"weam-gettext-pairs: error: {err}")
+    print(f"weam-gettext-pairs: {len(report['programs'])} programs; pairs {report['pairs']}; "
+          f"wrote {a.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

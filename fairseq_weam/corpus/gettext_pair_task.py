@@ -1,0 +1,163 @@
+"""A PAWS-X-like sentence-pair task made from the gettext catalogs of the machine: "same program?".
+
+Each example pairs two UI messages; the label is 1 when both come from the same program (gettext domain,
+version and ``-properties`` suffixes folded: ``gtk20`` and ``gtk20-properties`` are one program) and 0
+otherwise. Sentence2 is the most word-overlapping of ``candidates`` random messages — drawn from the same
+program for positives and from other programs for negatives — so lexical overlap alone does not give the
+label away (hard negatives, as in PAWS). Only messages translated in every requested language are used,
+and English strings found in more than one program are dropped (their label would be ambiguous). Messages
+are split between train, dev and test before pairing, so no test message is seen in training.
+
+Output: the XTREME layout of a binary task (``--task pawsx``): English ``train-en.tsv``, ``dev-en.tsv``
+and ``test-{lang}.tsv`` for English and each language, parallel by row (the same message pair, translated).
+"""
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from tqdm import tqdm
+
+from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR, iter_catalog_messages
+
+_PROGRAM_SUFFIX = re.compile(r"(-properties)$|[-_]?\d.*$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class PairTaskSettings:
+    langs: Sequence[str] = ("de", "fr", "ru")
+    locale_dir: str = DEFAULT_LOCALE_DIR
+    train_size: int = 4000
+    dev_size: int = 500
+    test_size: int = 500
+    min_words: int = 3
+    max_words: int = 40
+    max_per_program: int = 300
+    min_per_program: int = 20
+    candidates: int = 30
+    seed: int = 1
+
+
+def program_of(domain: str) -> str:
+    """``gtk20-properties`` -> ``gtk``, ``postgres-15`` -> ``postgres``, ``iso_3166-1`` -> ``iso``."""
+    return _PROGRAM_SUFFIX.sub("", domain) or domain
+
+
+def words(text: str) -> frozenset:
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def collect_messages(s: PairTaskSettings, stats: Counter) -> Dict[str, Dict[str, Dict[str, str]]]:
+    """``{program: {english: {lang: translation}}}`` for messages translated in every language."""
+    tables = {}
+    for lang in tqdm(s.langs, desc="catalogs", unit="lang"):
+        table = {}
+        for domain, english, translation in iter_catalog_messages(lang, s.locale_dir):
+            table.setdefault((program_of(domain), english), translation.replace("\t", " "))
+        tables[lang] = table
+        stats[f"messages_{lang}"] = len(table)
+    common = set.intersection(*(set(t) for t in tables.values()))
+    stats["translated_in_all"] = len(common)
+    programs_of = defaultdict(set)
+    for program, english in common:
+        programs_of[english].add(program)
+    by_program = defaultdict(dict)
+    for program, english in sorted(common):
+        n = len(english.split())
+        if len(programs_of[english]) > 1:
+            stats["dropped_ambiguous_program"] += 1
+        elif not s.min_words <= n <= s.max_words:
+            stats["dropped_length"] += 1
+        else:
+            by_program[program][english.replace("\t", " ")] = {lang: tables[lang][(program, english)]
+                                                               for lang in s.langs}
+    rng = random.Random(s.seed)
+    kept = {}
+    for program in sorted(by_program):
+        messages = sorted(by_program[program])
+        if len(messages) < s.min_per_program:
+            stats["dropped_small_program"] += len(messages)
+            continue
+        rng.shuffle(messages)
+        kept[program] = {m: by_program[program][m] for m in sorted(messages[:s.max_per_program])}
+    return kept
+
+
+def split_messages(programs, rng, held_out_share=0.1):
+    """Split every program's messages into train/dev/test pools (dev and test: at least 2 messages each)."""
+    pools = [defaultdict(list) for _ in range(3)]
+    for program, messages in sorted(programs.items()):
+        names = sorted(messages)
+        rng.shuffle(names)
+        held = max(2, int(len(names) * held_out_share))
+        for pool, part in zip(pools, (names[2 * held:], names[:held], names[held:2 * held])):
+            pool[program] = part
+    return pools
+
+
+def make_pairs(pool: Dict[str, List[str]], n: int, candidates: int, rng) -> List[Tuple[str, str, str, str, int]]:
+    """``n`` balanced pairs ``(program1, english1, program2, english2, label)`` with overlap-matched sentence2."""
+    programs = [p for p in sorted(pool) if len(pool[p]) >= 2]
+    if len(programs) < 2:
+        raise ValueError("fewer than two programs with messages: lower --min-per-program or add languages")
+    everything = [(p, m) for p in programs for m in pool[p]]
+    pairs = []
+    for i in range(n):
+        label = i % 2
+        p1 = rng.choice(programs)
+        m1 = rng.choice(pool[p1])
+        if label:
+            options = [(p1, m) for m in rng.sample(pool[p1], min(candidates, len(pool[p1]))) if m != m1]
+        else:
+            options = [(p, m) for p, m in rng.sample(everything, min(candidates * 2, len(everything))) if p != p1]
+            options = options[:candidates]
+        if not options:
+            continue
+        w1 = words(m1)
+        p2, m2 = max(options, key=lambda o: (len(w1 & words(o[1])) / (len(w1 | words(o[1])) or 1), -options.index(o)))
+        pairs.append((p1, m1, p2, m2, label))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def write_task(out_dir, s: PairTaskSettings) -> dict:
+    """Write the task dir (atomically: a temporary sibling renamed at the end); return the report."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} exists; choose a new output dir")
+    stats = Counter()
+    programs = collect_messages(s, stats)
+    rng = random.Random(s.seed)
+    train_pool, dev_pool, test_pool = split_messages(programs, rng)
+    splits = {
+        "train": make_pairs(train_pool, s.train_size, s.candidates, rng),
+        "dev": make_pairs(dev_pool, s.dev_size, s.candidates, rng),
+        "test": make_pairs(test_pool, s.test_size, s.candidates, rng),
+    }
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    tmp.mkdir(parents=True, exist_ok=False)
+
+    def write(name, rows):
+        with open(tmp / name, "w", encoding="utf-8") as f:
+            f.writelines(f"{a}\t{b}\t{label}\n" for a, b, label in rows)
+
+    write("train-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["train"]])
+    write("dev-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["dev"]])
+    write("test-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["test"]])
+    for lang in s.langs:
+        write(f"test-{lang}.tsv", [(programs[p1][m1][lang], programs[p2][m2][lang], y)
+                                   for p1, m1, p2, m2, y in splits["test"]])
+    report = {
+        "settings": {**asdict(s), "langs": list(s.langs)},
+        "programs": {p: len(m) for p, m in sorted(programs.items())},
+        "pairs": {name: len(rows) for name, rows in splits.items()},
+        "positive_share": {name: sum(r[4] for r in rows) / max(len(rows), 1) for name, rows in splits.items()},
+        "counts": dict(stats),
+    }
+    (tmp / "gettext_pairs_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    tmp.rename(out_dir)
+    return report

@@ -1,0 +1,73 @@
+"""weam-gettext-pairs on a tiny locale tree written by the test: layout, labels, parallel rows, no leaks."""
+import json
+
+import pytest
+
+from fairseq_weam.cli import gettext_pairs
+from fairseq_weam.corpus.gettext_pair_task import PairTaskSettings, program_of, write_task
+from fairseq_weam.evaluation.xtreme_data import check_parallel, read_pairs, read_test_sets
+from test_gettext_bitext import write_mo
+
+PROGRAMS = {
+    "editor": [f"open the file number {i} now" for i in range(12)],
+    "viewer-2": [f"show the picture number {i} please" for i in range(12)],
+    "viewer-2-properties": [f"the picture zoom level {i}" for i in range(12)],   # same program as viewer-2
+    "mailer": [f"send the mail number {i} today" for i in range(12)] + ["open the file number 0 now"],
+}
+
+
+@pytest.fixture
+def locale_dir(tmp_path):
+    root = tmp_path / "locale"
+    for lang in ("de", "fr"):
+        for domain, messages in PROGRAMS.items():
+            entries = {m: f"{lang}: {m}" for m in messages}
+            if lang == "fr" and domain == "editor":
+                entries.pop(messages[-1])   # untranslated in fr: not usable
+            write_mo(root / lang / "LC_MESSAGES" / f"{domain}.mo", entries)
+    return root
+
+
+def settings(locale_dir, **kw):
+    return PairTaskSettings(langs=("de", "fr"), locale_dir=str(locale_dir), train_size=40, dev_size=8, test_size=8,
+                            min_words=1, min_per_program=5, candidates=5, **kw)
+
+
+def test_program_folding():
+    assert program_of("gtk20-properties") == program_of("gtk20") == "gtk"
+    assert program_of("postgres-15") == "postgres" and program_of("iso_3166-1") == "iso"
+
+
+def test_task_layout_labels_and_parallel_rows(locale_dir, tmp_path):
+    report = write_task(tmp_path / "task", settings(locale_dir))
+    task = tmp_path / "task"
+    assert report["pairs"] == {"train": 40, "dev": 8, "test": 8}
+    assert set(report["programs"]) == {"editor", "viewer", "mailer"}
+    assert report["counts"]["dropped_ambiguous_program"] == 2   # "open the file number 0 now": both programs
+    program = {m: program_of(d) for d, ms in PROGRAMS.items() for m in ms}
+    train = read_pairs(task / "train-en.tsv", ["0", "1"])
+    for ex in train + read_pairs(task / "dev-en.tsv", ["0", "1"]):
+        assert ex.label == str(int(program[ex.sentence1] == program[ex.sentence2]))
+        assert ex.sentence1 != ex.sentence2
+    tests = read_test_sets(task, ["0", "1"])
+    assert list(tests) == ["en", "de", "fr"]
+    check_parallel(task, tests)
+    for en, de in zip(tests["en"], tests["de"]):
+        assert (de.sentence1, de.sentence2) == (f"de: {en.sentence1}", f"de: {en.sentence2}")
+    seen_in_training = {s for ex in train for s in (ex.sentence1, ex.sentence2)}
+    assert not seen_in_training & {s for ex in tests["en"] for s in (ex.sentence1, ex.sentence2)}
+    assert "open the file number 11 now" not in {s for ex in train for s in (ex.sentence1, ex.sentence2)}
+    assert report["positive_share"]["train"] == 0.5
+    # Deterministic for a seed.
+    write_task(tmp_path / "again", settings(locale_dir))
+    assert (tmp_path / "again" / "train-en.tsv").read_text() == (task / "train-en.tsv").read_text()
+
+
+def test_cli_errors(locale_dir, tmp_path):
+    with pytest.raises(SystemExit) as err:
+        gettext_pairs.main([str(tmp_path / "t"), "--langs", "xx", "--locale-dir", str(locale_dir)])
+    assert "no gettext catalogs for language 'xx'" in str(err.value)
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(SystemExit) as err:
+        gettext_pairs.main([str(tmp_path / "exists"), "--locale-dir", str(locale_dir)])
+    assert "exists" in str(err.value)
