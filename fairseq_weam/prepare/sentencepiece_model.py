@@ -5,7 +5,6 @@ is the maintainers' recommended route for XLM-R (fairseq ids are offset from raw
 """
 import io
 import multiprocessing
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
@@ -149,7 +148,3 @@ def write_fairseq_dict(model_path, piece_paths: Sequence, dict_path):
                 continue
             piece = processor.id_to_piece(piece_id)
             f.write(f"{piece} {counts[piece]}\n")
-
-
-def copy_file(src, dst):
-    shutil.copyfile(src, dst)
