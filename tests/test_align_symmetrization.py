@@ -9,10 +9,18 @@ def links(text):
 
 
 # Each case: forward links, reverse links, then the expected intersect / union / grow-diag-final-and.
+# grow-diag visits the candidate (union minus current) links in source-major order, as atools does.
 CASES = {
-    # Intersection {0-0, 1-1}. (1,1)'s diagonal neighbour 2-2 is in the union and source word 2 is
-    # unaligned: grown. Growth continues in the same pass from the new point 2-2 to its diagonal 3-3
-    # (source 3 unaligned). final-and then rejects 3-0: source word 3 is already aligned.
+    # Intersection {0-2, 2-0}. Candidates 1-0 (next to 2-0) and 1-2 (next to 0-2) both cover the
+    # unaligned source word 1. 1-0 comes first and is added; then 1-2 joins two aligned words: rejected.
+    # (Growing from the links instead, 0-2 first, would take 1-2: atools and this implementation don't.)
+    "competing candidates: first in source-major order wins": (
+        "0-2 1-0 1-2 2-0", "0-2 2-0",
+        "0-2 2-0", "0-2 1-0 1-2 2-0", "0-2 1-0 2-0",
+    ),
+    # Intersection {0-0, 1-1}. Candidate 2-2 touches 1-1 diagonally and source word 2 is unaligned:
+    # grown. 3-0 touches nothing. 3-3, later in the same sweep, now touches 2-2 (source 3 unaligned):
+    # grown. The next sweep rejects 3-0 (both words aligned), and so does final-and.
     "diagonal growth chains, final-and rejects": (
         "0-0 1-1 2-2 3-0", "0-0 1-1 3-3",
         "0-0 1-1", "0-0 1-1 2-2 3-0 3-3", "0-0 1-1 2-2 3-3",

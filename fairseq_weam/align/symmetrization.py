@@ -1,10 +1,11 @@
 """Symmetrization of forward and reverse word alignments (Koehn et al. 2003, as in Moses and ``atools``).
 
-``grow-diag-final-and`` starts from the intersection, grows it into neighbouring (including diagonal)
-union links that cover a still-unaligned word, then adds union links whose words are both unaligned.
-``atools -c <heuristic>`` is used when a binary is available; the implementation here follows the same
-order of iteration (source-major, neighbours left, up, right, down, then diagonals; final pass over the
-forward then the reverse links) so both give the same links.
+``grow-diag-final-and`` starts from the intersection, grows it with union links that touch an aligned
+link (8-neighbourhood, diagonals included) and cover a still-unaligned word, then adds forward, then
+reverse links whose words are both unaligned. ``atools -c <heuristic>`` (fast_align) is used when a
+binary is available; the implementation here follows atools' order exactly (candidate links visited in
+source-major order, sweeps repeated until nothing is added), so both give the same links. The order
+matters: two candidates competing for one unaligned word are resolved in favour of the first.
 """
 import shutil
 from typing import FrozenSet, List, Optional, Sequence
@@ -13,41 +14,34 @@ from fairseq_weam.align.external_tool import AlignerError, run_tool
 from fairseq_weam.align.pharaoh import Link, format_links, parse_links, read_pharaoh_file
 
 HEURISTICS = ("grow-diag-final-and", "intersect", "union")
-_NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+_NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
 
 
 def grow_diag_final_and(forward: FrozenSet[Link], reverse: FrozenSet[Link]) -> FrozenSet[Link]:
-    union = forward | reverse
     links = set(forward & reverse)
     src_aligned = {i for i, _ in links}
     tgt_aligned = {j for _, j in links}
-    src_len = max((i for i, _ in union), default=-1) + 1
-    tgt_len = max((j for _, j in union), default=-1) + 1
 
     def add(i, j):
         links.add((i, j))
         src_aligned.add(i)
         tgt_aligned.add(j)
 
-    added = True
-    while added:  # grow-diag
-        added = False
-        for i in range(src_len):
-            for j in range(tgt_len):
-                if (i, j) not in links:
-                    continue
-                for di, dj in _NEIGHBOURS:
-                    point = (i + di, j + dj)
-                    if point in union and point not in links and (
-                        point[0] not in src_aligned or point[1] not in tgt_aligned
-                    ):
-                        add(*point)
-                        added = True
+    candidates = sorted((forward | reverse) - links)
+    while candidates:  # grow-diag: sweep the candidates until a sweep adds nothing
+        added = []
+        for i, j in candidates:
+            covers_unaligned = i not in src_aligned or j not in tgt_aligned
+            if covers_unaligned and any((i + di, j + dj) in links for di, dj in _NEIGHBOURS):
+                add(i, j)
+                added.append((i, j))
+        if not added:
+            break
+        candidates = [c for c in candidates if c not in links]
     for direction in (forward, reverse):  # final-and
-        for i in range(src_len):
-            for j in range(tgt_len):
-                if (i, j) in direction and i not in src_aligned and j not in tgt_aligned:
-                    add(i, j)
+        for i, j in sorted(direction):
+            if i not in src_aligned and j not in tgt_aligned:
+                add(i, j)
     return frozenset(links)
 
 
