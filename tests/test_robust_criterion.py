@@ -1,5 +1,6 @@
 """robust_sentence_prediction: fairseq-train with each method, and the perturbation maths in-process."""
 import json
+import os
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from fairseq_weam.criterions.robust_sentence_prediction import (
 from fairseq_weam.robust import embedding_forward
 from fairseq_weam.robust.embedding_attack import PGDSettings, pgd_perturbation
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
-from weam_testing import run
+from weam_testing import BIN, REPO, TINY_ROBERTA, run, tool
 from xtreme_testing import finetune_args, tiny_finetuned, tiny_prepared
 
 HEAD = "sentence_classification_head"
@@ -139,3 +140,36 @@ def test_bad_settings_are_rejected():
         PGDSettings(norm="l3")
     with pytest.raises(ValueError, match="noise type"):
         sample_embedding_noise(torch.zeros(1, 2, 3), None, "laplace", 0.1)
+
+
+@pytest.mark.slow
+def test_hydra_config_trains(tmp_path_factory, tmp_path):
+    """examples/finetune/config/xnli_robust.yaml works with fairseq-hydra-train (tiny model overrides)."""
+    bin_dir = tiny_prepared(tmp_path_factory.getbasetemp() / "xtreme")[3]
+    proc = run([tool("fairseq-hydra-train"), "--config-dir", REPO / "examples/finetune/config",
+                "--config-name", "xnli_robust", f"task.data={bin_dir}", "task.num_classes=2",
+                "checkpoint.finetune_from_model=null", "optimization.max_update=3", "common.cpu=true",
+                "dataset.num_workers=0", f"checkpoint.save_dir={tmp_path}", "+model.encoder_layers=1",
+                "+model.encoder_embed_dim=32", "+model.encoder_ffn_embed_dim=64",
+                "+model.encoder_attention_heads=2", "task.max_positions=64", f"hydra.run.dir={tmp_path}/hydra"],
+               cwd=REPO)
+    assert '"train_adv_loss"' in proc.stdout + proc.stderr
+    assert (tmp_path / "checkpoint_last.pt").exists()
+
+
+@pytest.mark.slow
+def test_finetune_and_evaluate_recipes(tmp_path_factory, tmp_path):
+    """examples/finetune/{finetune,evaluate}.sh chain the CLIs (augmentation method, tiny model from scratch)."""
+    task_dir, spm_model, dictionary, _ = tiny_prepared(tmp_path_factory.getbasetemp() / "xtreme")
+    neighbours = tmp_path / "neighbours.json"
+    neighbours.write_text(json.dumps({"good": ["nice"], "bad": ["poor"]}))
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "TASK": "pawsx", "TASK_DIR": str(task_dir),
+           "DICT": str(dictionary), "SPM_MODEL": str(spm_model), "METHOD": "augmentation",
+           "NEIGHBOURS": str(neighbours), "COPIES": "2", "OUT": str(tmp_path / "run"), "LR": "1e-3", "BATCH": "16",
+           "EPOCHS": "1", "VALIDATE_EVERY": "12", "WORKERS": "1", "ARCH_FLAGS": " ".join(TINY_ROBERTA),
+           "DEVICE_FLAGS": "--cpu --num-workers 0"}
+    run(["bash", REPO / "examples/finetune/finetune.sh"], env=env)
+    assert len((tmp_path / "run/task-augmented/train-en.tsv").read_text().splitlines()) == 2 * 192
+    run(["bash", REPO / "examples/finetune/evaluate.sh", "--no-generalized"], env=env)
+    results = json.loads((tmp_path / "run/eval/results.json").read_text())
+    assert set(results["standard"]["accuracy"]) == {"en", "de", "fr"} and results["generalized"] is None
