@@ -4,6 +4,7 @@ import json
 import matplotlib.image
 import pytest
 
+from fairseq_weam.cli import evaluate as evaluate_cli
 from fairseq_weam.evaluation.classifier import CheckpointMismatchError
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
 from fairseq_weam.evaluation.xtreme_data import XtremeDataError
@@ -81,3 +82,25 @@ def test_dictionary_or_labels_that_do_not_fit_the_checkpoint(finetuned, tmp_path
                 "--spm-model", files["spm_model"], "--dict", files["dictionary"], "--labels", "0,1,2",
                 "--out-dir", tmp_path / "out"], check=False)
     assert proc.returncode != 0 and "predicts 2 classes but the label set has 3" in proc.stderr
+
+
+def test_aggregate_over_seeds(finetuned, tmp_path):
+    files, _ = finetuned
+    paths = []
+    for seed in (1, 2):
+        results = run_evaluation(EvaluationSettings(**files, seed=seed, pgd_eps=1.0, pgd_steps=1, limit=16),
+                                 progress=lambda m: None)
+        paths.append(tmp_path / f"seed{seed}.json")
+        paths[-1].write_text(json.dumps(results))
+    runs = [json.loads(p.read_text()) for p in paths]
+    evaluate_cli.main(["--aggregate", *map(str, paths), "--out-dir", str(tmp_path / "summary")])
+    summary = json.loads((tmp_path / "summary" / "summary.json").read_text())
+    pgd = [r["pgd_attack"]["accuracy"]["en"] for r in runs]
+    assert summary["pgd_attack"]["accuracy"]["en"]["mean"] == pytest.approx(sum(pgd) / 2)
+    assert summary["pgd_attack"]["accuracy"]["en"]["std"] == pytest.approx(abs(pgd[0] - pgd[1]) / 2 ** 0.5)
+    assert summary["standard"]["accuracy"]["de"]["std"] == 0.0 and summary["synonym_attack"] is None
+    assert "| en | " in (tmp_path / "summary" / "summary.md").read_text()
+    runs[1]["languages"] = ["en"]
+    paths[1].write_text(json.dumps(runs[1]))
+    with pytest.raises(SystemExit, match="languages"):
+        evaluate_cli.main(["--aggregate", *map(str, paths), "--out-dir", str(tmp_path / "bad")])
