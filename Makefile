@@ -35,7 +35,7 @@ demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
 bench: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash benchmarks/run.sh
+	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -33,6 +33,7 @@ setup(
             "weam-augment = fairseq_weam.cli.augment:main",
             "weam-evaluate = fairseq_weam.cli.evaluate:main",
             "weam-gettext-pairs = fairseq_weam.cli.gettext_pairs:main",
+            "weam-report = fairseq_weam.cli.report:main",
         ]
     },
 )
