@@ -4,6 +4,7 @@ Inputs are checked for every pair before anything is written. Each stage goes th
 :class:`~fairseq_weam.prepare.stages.StageRunner`, so a failed run leaves no half-written output and a
 re-run only does the stages whose settings or inputs changed.
 """
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import List
@@ -124,7 +125,7 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
         runner.run(f"binarize:{name}", [align_sig, dict_sig, encode_sigs[pair]], list(outputs.values()), binarize)
 
     report_missing = not (dest / "prep_report.json").exists() or not (dest / "prep_report.txt").exists()
-    report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path))
+    report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path), dataclasses.asdict(cfg))
     if runner.any_ran or report_missing:
         lines = write_report(dest, report)
     else:

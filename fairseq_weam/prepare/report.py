@@ -7,9 +7,9 @@ from typing import Dict, List
 DROP_REASONS = ("bad_utf8", "empty", "too_long_chars", "too_long_pieces", "length_ratio", "bad_link")
 
 
-def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int) -> Dict:
+def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, settings: Dict = None) -> Dict:
     """Collect per-pair figures from the stage records (``results`` of :class:`StageRunner`)."""
-    report = {"vocab_size": vocab_size, "pairs": {}, "stages": {}}
+    report = {"vocab_size": vocab_size, "settings": settings or {}, "pairs": {}, "stages": {}}
     for name, result in results.items():
         report["stages"][name] = {"seconds": result["seconds"], "status": result["status"]}
     for pair in pairs:

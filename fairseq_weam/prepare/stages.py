@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
+#: Part of every stage signature: bump it when a stage's output for the same inputs changes.
+PIPELINE_VERSION = 2
+
 
 def file_signature(path) -> List:
     stat = Path(path).stat()
@@ -34,7 +37,8 @@ class StageRunner:
 
     def run(self, name: str, settings, outputs: List[Path], fn: Callable[[List[Path]], Dict]) -> str:
         """Run ``fn(partial_outputs) -> stats`` unless done; return the stage's signature for dependants."""
-        signature = hashlib.sha256(json.dumps([name, settings], sort_keys=True, default=str).encode()).hexdigest()[:16]
+        key = [name, settings, PIPELINE_VERSION]
+        signature = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         record_path = self._record_path(name)
         if record_path.exists() and all(Path(p).exists() for p in outputs):
             record = json.loads(record_path.read_text())
