@@ -71,3 +71,10 @@ def test_cli_errors(locale_dir, tmp_path):
     with pytest.raises(SystemExit) as err:
         gettext_pairs.main([str(tmp_path / "exists"), "--locale-dir", str(locale_dir)])
     assert "exists" in str(err.value)
+
+
+def test_max_programs_keeps_the_largest(locale_dir, tmp_path):
+    report = write_task(tmp_path / "task", settings(locale_dir, max_programs=2))
+    # viewer: 24 messages (two domains folded); mailer: 12; editor: 10 (one ambiguous, one untranslated in fr)
+    assert report["programs"] == {"mailer": 12, "viewer": 24}
+    assert report["counts"]["dropped_other_program"] == 10

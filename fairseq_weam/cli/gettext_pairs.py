@@ -17,6 +17,8 @@ def build_parser():
     p.add_argument("--test-size", type=int, default=d.test_size, help="test pairs (every language)")
     p.add_argument("--min-words", type=int, default=d.min_words, help="shortest English message kept (words)")
     p.add_argument("--max-words", type=int, default=d.max_words, help="longest English message kept (words)")
+    p.add_argument("--max-programs", type=int, default=d.max_programs,
+                   help="keep the N largest programs (0: all)")
     p.add_argument("--max-per-program", type=int, default=d.max_per_program, help="cap per program (balance)")
     p.add_argument("--min-per-program", type=int, default=d.min_per_program, help="drop smaller programs")
     p.add_argument("--candidates", type=int, default=d.candidates,
@@ -30,7 +32,7 @@ def main(argv=None):
     settings = PairTaskSettings(
         langs=[x for x in a.langs.split(",") if x], locale_dir=a.locale_dir, train_size=a.train_size,
         dev_size=a.dev_size, test_size=a.test_size, min_words=a.min_words, max_words=a.max_words,
-        max_per_program=a.max_per_program, min_per_program=a.min_per_program, candidates=a.candidates, seed=a.seed)
+        max_programs=a.max_programs, max_per_program=a.max_per_program, min_per_program=a.min_per_program, candidates=a.candidates, seed=a.seed)
     try:
         report = write_task(a.out_dir, settings)
     except (GettextCatalogError, FileExistsError, ValueError) as err:

@@ -51,6 +51,16 @@ class RobustSentencePredictionConfig(SentencePredictionConfig):
     )
 
 
+def _refuse_pytorch_ddp(model):
+    """The perturbed forward calls the encoder and the head directly, bypassing a torch DDP wrapper's
+    forward (RobertaModel.forward cannot take embeddings); torch DDP then cannot sync gradients reliably.
+    fairseq's legacy_ddp all-reduces gradients after backward, whatever the forward path."""
+    inner = getattr(model, "module", None)
+    if isinstance(inner, torch.nn.parallel.DistributedDataParallel):
+        raise RuntimeError("--robust-method adversarial/noise needs --ddp-backend legacy_ddp (alias no_c10d) "
+                           "for multi-GPU training: the perturbed forward bypasses torch DDP's forward")
+
+
 @register_criterion("robust_sentence_prediction", dataclass=RobustSentencePredictionConfig)
 class RobustSentencePredictionCriterion(SentencePredictionCriterion):
     def __init__(self, cfg: RobustSentencePredictionConfig, task):
@@ -66,6 +76,7 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
         if self.cfg.robust_method == "none" or not model.training:
             return super().forward(model, sample, reduce)
 
+        _refuse_pytorch_ddp(model)
         src_tokens = sample["net_input"]["src_tokens"]
         targets = model.get_targets(sample, None).view(-1)
         embeddings = embedding_forward.token_embeddings(model, src_tokens)

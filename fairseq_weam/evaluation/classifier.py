@@ -74,6 +74,7 @@ class PairClassifier:
     @classmethod
     def from_checkpoint(cls, checkpoint, spm_model, dictionary, labels, max_len=128, batch_size=32, device="cpu"):
         model, task, _, head_name = load_checkpoint(checkpoint, dictionary, labels, device)
+        max_len = min(max_len, model.encoder.max_positions())  # longer inputs have no position embedding
         return cls(model, task, head_name, PairEncoder(spm_model, max_len), labels, batch_size, device)
 
     def tokens(self, example: PairExample) -> torch.Tensor:
