@@ -86,12 +86,14 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
             logits = embedding_forward.classify(model, src_tokens, self.classification_head_name, embeds)
             return F.nll_loss(F.log_softmax(logits, dim=-1, dtype=torch.float32), targets, reduction="sum"), logits
 
-        clean_loss, clean_logits = loss_of(embeddings)
         if self.cfg.robust_method == "adversarial":
+            clean_loss, clean_logits = loss_of(embeddings)
             delta = pgd_perturbation(lambda e: loss_of(e)[0], embeddings, pad, self.pgd)
             robust_loss, _ = loss_of(add_perturbation(embeddings, delta))
             loss = self.cfg.adv_clean_weight * clean_loss + robust_loss
-        else:
+        else:  # the clean pass only feeds the logs (accuracy, clean_loss): no graph
+            with torch.no_grad():
+                clean_loss, clean_logits = loss_of(embeddings)
             noise = sample_embedding_noise(embeddings, pad, self.cfg.noise_type, self.cfg.noise_sigma)
             robust_loss, _ = loss_of(add_perturbation(embeddings, noise))
             loss = robust_loss
