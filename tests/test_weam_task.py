@@ -107,3 +107,11 @@ def test_sides_are_cut_so_that_the_pair_fits(data):
         assert len(item["x"]) <= 4 and len(item["y"]) <= 4
         assert (item["links"][:, 0] < len(item["x"])).all() and (item["links"][:, 1] < len(item["y"])).all()
     assert max(dataset.sizes) <= 11
+
+
+def test_no_prefetch_thread_without_dataloader_workers(data):
+    """The prefetch thread would still be formatting batches at exit and abort the process (code 134)."""
+    task = make_task(data)
+    dataset = task.load_dataset("train")
+    assert task.get_batch_iterator(dataset, max_sentences=8, num_workers=0, data_buffer_size=10).buffer_size == 0
+    assert task.get_batch_iterator(dataset, max_sentences=8, num_workers=1, data_buffer_size=10).buffer_size == 10

@@ -110,3 +110,16 @@ def test_vocabulary_mismatch_with_the_checkpoint_fails_before_training(data, tmp
     assert "vocabulary size mismatch" in output and str(checkpoint) in output
     assert str(other / "dict.txt") in output
     assert not updates(output)
+
+
+def test_hydra_config_trains(data, tmp_path):
+    proc = run([tool("fairseq-hydra-train"), "--config-dir", USER_DIR.parent / "examples" / "pretrain" / "config",
+                "--config-name", "weam_base", f"task.data={data}", f"common.user_dir={USER_DIR}",
+                "common.fp16=false", "common.cpu=true", "common.log_format=simple", "common.log_interval=1",
+                "optimization.max_update=2", "dataset.max_tokens=1024", "dataset.num_workers=0",
+                "+model.encoder_layers=1", "+model.encoder_embed_dim=32", "+model.encoder_ffn_embed_dim=64",
+                "+model.encoder_attention_heads=2", "model.max_positions=64", "task.tokens_per_sample=64",
+                f"checkpoint.save_dir={tmp_path / 'ckpt'}", "checkpoint.no_save=true",
+                f"hydra.run.dir={tmp_path / 'hydra'}"])
+    logged = updates(proc)
+    assert sorted(logged) == [1, 2] and all(v["cl_tokens"] > 0 for v in logged.values())
