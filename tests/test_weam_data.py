@@ -211,3 +211,16 @@ def test_criterion_logs_the_same_keys_for_every_objective():
             assert math.isclose(float(log["loss"]), float(log["ml_loss"]))
     assert len(keys) == 1
     assert WeamCriterion.logging_outputs_can_be_summed()
+
+
+def test_checkpoint_with_another_vocabulary_is_refused_for_both_flags(tmp_path):
+    from fairseq_weam.tasks.weam import EMBEDDING_KEY, WeamConfig, WeamTask
+
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"model": {EMBEDDING_KEY: torch.zeros(10, 4)}}, checkpoint)
+    for flags in ({"finetune_from_model": str(checkpoint)}, {"restore_file": str(checkpoint)}):
+        cfg = WeamConfig(data=str(tmp_path), **{"finetune_from_model": None, "restore_file": "checkpoint_last.pt",
+                                                **flags})
+        with pytest.raises(ValueError, match=r"has 10 token embeddings.*gives 12 types"):
+            WeamTask.check_checkpoint_vocabulary(cfg, "DATA/dict.txt", 12)
+        WeamTask.check_checkpoint_vocabulary(cfg, "DATA/dict.txt", 10)  # same size: accepted
