@@ -4,7 +4,7 @@ import json
 import pytest
 
 from fairseq_weam.cli import gettext_pairs
-from fairseq_weam.corpus.gettext_pair_task import PairTaskSettings, program_of, write_task
+from fairseq_weam.corpus.gettext_pair_task import PairTaskSettings, program_of, terms, write_task
 from fairseq_weam.evaluation.xtreme_data import check_parallel, read_pairs, read_test_sets
 from test_gettext_bitext import write_mo
 
@@ -78,3 +78,15 @@ def test_max_programs_keeps_the_largest(locale_dir, tmp_path):
     # viewer: 24 messages (two domains folded); mailer: 12; editor: 10 (one ambiguous, one untranslated in fr)
     assert report["programs"] == {"mailer": 12, "viewer": 24}
     assert report["counts"]["dropped_other_program"] == 10
+
+
+def test_shared_term_labels(locale_dir, tmp_path):
+    report = write_task(tmp_path / "task", settings(locale_dir, label="shared_term"))
+    rows = read_pairs(tmp_path / "task" / "train-en.tsv", ["0", "1"])
+    assert len(rows) == 40 and report["positive_share"]["train"] == 0.5
+    for ex in rows:   # e.g. "picture" is a shared term, "the"/"file" do not count
+        assert ex.label == str(int(bool(terms(ex.sentence1) & terms(ex.sentence2)))), ex
+    assert terms("Open the file, THEN save it: numbers") == {"numbers"}
+    check_parallel(tmp_path / "task", read_test_sets(tmp_path / "task", ["0", "1"]))
+    with pytest.raises(ValueError, match="unknown label kind"):
+        write_task(tmp_path / "bad", settings(locale_dir, label="topic"))

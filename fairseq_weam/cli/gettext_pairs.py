@@ -10,6 +10,8 @@ def build_parser():
     d = PairTaskSettings()
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("out_dir", help="task dir to write (train-en.tsv, dev-en.tsv, test-{lang}.tsv); must not exist")
+    p.add_argument("--label", choices=["same_program", "shared_term"], default=d.label,
+                   help="same_program: both messages from one program; shared_term: they share a content word")
     p.add_argument("--langs", default=",".join(d.langs), help="test languages besides English (comma-separated)")
     p.add_argument("--locale-dir", default=DEFAULT_LOCALE_DIR)
     p.add_argument("--train-size", type=int, default=d.train_size, help="training pairs")
@@ -30,7 +32,7 @@ def build_parser():
 def main(argv=None):
     a = build_parser().parse_args(argv)
     settings = PairTaskSettings(
-        langs=[x for x in a.langs.split(",") if x], locale_dir=a.locale_dir, train_size=a.train_size,
+        label=a.label, langs=[x for x in a.langs.split(",") if x], locale_dir=a.locale_dir, train_size=a.train_size,
         dev_size=a.dev_size, test_size=a.test_size, min_words=a.min_words, max_words=a.max_words,
         max_programs=a.max_programs, max_per_program=a.max_per_program, min_per_program=a.min_per_program, candidates=a.candidates, seed=a.seed)
     try:

@@ -28,8 +28,16 @@ _PROGRAM_SUFFIX = re.compile(r"(-properties)$|[-_]?\d.*$")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+LABELS = ("same_program", "shared_term")
+_FUNCTION_WORDS = frozenset("""about above after again against also been before being below between both
+cannot could does doing down during each from further have having here into itself just more most must
+once only other over same should some such than that their them then there these they this those through
+under until very were what when where which while will with would your yours""".split())
+
+
 @dataclass
 class PairTaskSettings:
+    label: str = "same_program"
     langs: Sequence[str] = ("de", "fr", "ru")
     locale_dir: str = DEFAULT_LOCALE_DIR
     train_size: int = 4000
@@ -51,6 +59,15 @@ def program_of(domain: str) -> str:
 
 def words(text: str) -> frozenset:
     return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def terms(text: str, min_len=5) -> frozenset:
+    """Content words: lower-cased, at least ``min_len`` letters, not a function word."""
+    return frozenset(w for w in words(text) if len(w) >= min_len and w.isalpha() and w not in _FUNCTION_WORDS)
+
+
+def _overlap(a, b):
+    return len(a & b) / (len(a | b) or 1)
 
 
 def collect_messages(s: PairTaskSettings, stats: Counter) -> Dict[str, Dict[str, Dict[str, str]]]:
@@ -111,9 +128,10 @@ def make_pairs(pool: Dict[str, List[str]], n: int, candidates: int, rng) -> List
     if len(programs) < 2:
         raise ValueError("fewer than two programs with messages: lower --min-per-program or add languages")
     everything = [(p, m) for p in programs for m in pool[p]]
-    pairs = []
-    for i in range(n):
-        label = i % 2
+    pairs, attempts = [], 0
+    while len(pairs) < n and attempts < 20 * n:
+        attempts += 1
+        label = len(pairs) % 2
         p1 = rng.choice(programs)
         m1 = rng.choice(pool[p1])
         if label:
@@ -130,6 +148,42 @@ def make_pairs(pool: Dict[str, List[str]], n: int, candidates: int, rng) -> List
     return pairs
 
 
+def make_shared_term_pairs(pool: Dict[str, List[str]], n: int, candidates: int, rng):
+    """``n`` balanced pairs labelled 1 when the two messages share a content word (:func:`terms`).
+
+    Positives pair a message with a random other message containing one of its terms; negatives take,
+    among ``candidates`` random messages sharing no term, the one with the most words in common otherwise
+    (short and function words), so that raw overlap does not give the label away.
+    """
+    everything = [(p, m) for p in sorted(pool) for m in pool[p]]
+    by_term = defaultdict(list)
+    for p, m in everything:
+        for t in terms(m):
+            by_term[t].append((p, m))
+    usable = [(p, m) for p, m in everything if any(len(by_term[t]) > 1 for t in terms(m))]
+    if len(usable) < 2:
+        raise ValueError("fewer than two messages share a content word: add programs (--max-programs 0)")
+    pairs, attempts = [], 0
+    while len(pairs) < n and attempts < 20 * n:
+        attempts += 1
+        label = len(pairs) % 2
+        p1, m1 = rng.choice(usable)
+        t1 = terms(m1)
+        if label:
+            term = rng.choice(sorted(t for t in t1 if len(by_term[t]) > 1))
+            p2, m2 = rng.choice([o for o in by_term[term] if o[1] != m1])
+        else:
+            options = [o for o in rng.sample(everything, min(candidates, len(everything)))
+                       if not (terms(o[1]) & t1)]
+            if not options:
+                continue
+            w1 = words(m1)
+            p2, m2 = max(options, key=lambda o: _overlap(w1, words(o[1])))
+        pairs.append((p1, m1, p2, m2, label))
+    rng.shuffle(pairs)
+    return pairs
+
+
 def write_task(out_dir, s: PairTaskSettings) -> dict:
     """Write the task dir (atomically: a temporary sibling renamed at the end); return the report."""
     out_dir = Path(out_dir)
@@ -139,10 +193,13 @@ def write_task(out_dir, s: PairTaskSettings) -> dict:
     programs = collect_messages(s, stats)
     rng = random.Random(s.seed)
     train_pool, dev_pool, test_pool = split_messages(programs, rng)
+    if s.label not in LABELS:
+        raise ValueError(f"unknown label kind {s.label!r}: expected one of {', '.join(LABELS)}")
+    pair_maker = make_pairs if s.label == "same_program" else make_shared_term_pairs
     splits = {
-        "train": make_pairs(train_pool, s.train_size, s.candidates, rng),
-        "dev": make_pairs(dev_pool, s.dev_size, s.candidates, rng),
-        "test": make_pairs(test_pool, s.test_size, s.candidates, rng),
+        "train": pair_maker(train_pool, s.train_size, s.candidates, rng),
+        "dev": pair_maker(dev_pool, s.dev_size, s.candidates, rng),
+        "test": pair_maker(test_pool, s.test_size, s.candidates, rng),
     }
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     tmp.mkdir(parents=True, exist_ok=False)
