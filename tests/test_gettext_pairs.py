@@ -29,6 +29,7 @@ def locale_dir(tmp_path):
 
 
 def settings(locale_dir, **kw):
+    kw.setdefault("label", "same_program")
     return PairTaskSettings(langs=("de", "fr"), locale_dir=str(locale_dir), train_size=40, dev_size=8, test_size=8,
                             min_words=1, min_per_program=5, candidates=5, **kw)
 

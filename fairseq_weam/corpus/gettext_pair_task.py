@@ -1,16 +1,25 @@
-"""A PAWS-X-like sentence-pair task made from the gettext catalogs of the machine: "same program?".
+"""PAWS-X-like sentence-pair tasks made from the gettext catalogs of the machine.
 
-Each example pairs two UI messages; the label is 1 when both come from the same program (gettext domain,
-version and ``-properties`` suffixes folded: ``gtk20`` and ``gtk20-properties`` are one program) and 0
-otherwise. Sentence2 is the most word-overlapping of ``candidates`` random messages — drawn from the same
-program for positives and from other programs for negatives — so lexical overlap alone does not give the
-label away (hard negatives, as in PAWS). Only the ``max_programs`` largest programs are kept, which
-makes a learnable topic-matching task for small models (55 programs with 4,000 pairs is not). Only messages translated in every requested language are used,
-and English strings found in more than one program are dropped (their label would be ambiguous). Messages
-are split between train, dev and test before pairing, so no test message is seen in training.
+Both sentences of an example are real UI messages, so every language has human translations of both,
+and the test sets are parallel by row (the same English message pair, translated). Two labellings:
 
-Output: the XTREME layout of a binary task (``--task pawsx``): English ``train-en.tsv``, ``dev-en.tsv``
-and ``test-{lang}.tsv`` for English and each language, parallel by row (the same message pair, translated).
+``shared_term`` (default): 1 when the two English messages share a content word (5+ letters, not a
+function word), else 0; negatives are, among ``candidates`` random term-disjoint messages, the one with the
+most other words in common (hard negatives, as in PAWS). The label is lexical in English, but in the
+generalized setting (sentence1 in l1, sentence2 in l2) it asks whether two messages in different languages
+mention the same term, i.e. for cross-lingual word alignment, which is what alignment-aware pre-training
+claims to improve. A 2-layer, 64-dim model trained from scratch reaches about 62% on English dev.
+
+``same_program``: 1 when both messages come from the same program (gettext domain, version and
+``-properties`` suffixes folded: ``gtk20`` and ``gtk20-properties`` are one program); sentence2 is the most
+word-overlapping of ``candidates`` random messages of the same program (positives) or of other programs
+(negatives). A topic-matching task: with ``--max-programs 10``, tf-idf + logistic regression on word
+products gets about 63% on English test, but small models trained from scratch stay at chance (52-54%).
+
+Only messages translated in every requested language are used; English strings found in more than one
+program are dropped (ambiguous program). Messages are split between train, dev and test before pairing,
+so no test message is seen in training. Output: the XTREME layout of a binary task (``--task pawsx``):
+English ``train-en.tsv``, ``dev-en.tsv`` and ``test-{lang}.tsv`` for English and each language.
 """
 import json
 import random
@@ -37,16 +46,16 @@ under until very were what when where which while will with would your yours""".
 
 @dataclass
 class PairTaskSettings:
-    label: str = "same_program"
+    label: str = "shared_term"
     langs: Sequence[str] = ("de", "fr", "ru")
     locale_dir: str = DEFAULT_LOCALE_DIR
-    train_size: int = 4000
+    train_size: int = 8000
     dev_size: int = 500
     test_size: int = 500
     min_words: int = 3
     max_words: int = 40
-    max_programs: int = 10
-    max_per_program: int = 300
+    max_programs: int = 0
+    max_per_program: int = 400
     min_per_program: int = 20
     candidates: int = 30
     seed: int = 1
