@@ -1,5 +1,4 @@
 """weam-gettext-pairs on a tiny locale tree written by the test: layout, labels, parallel rows, no leaks."""
-import json
 
 import pytest
 

@@ -6,7 +6,7 @@ from fairseq.data import Dictionary, data_utils
 
 from fairseq_weam.cli import xtreme_prepare
 from weam_testing import run, tool, write_lines
-from xtreme_testing import tiny_prepared, train_spm, write_task_dir
+from xtreme_testing import tiny_prepared
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ as ``sentence_prediction`` builds them: ``<init> a </s> <sep> b </s>``.
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from fairseq import checkpoint_utils

@@ -1,6 +1,6 @@
 """Randomized smoothing with data augmentation (Robust-XLT): n synonym-substituted copies per training pair."""
 import random
-from typing import Iterable, Iterator, List
+from typing import Iterable, Iterator
 
 from fairseq_weam.evaluation.xtreme_data import PairExample
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter
