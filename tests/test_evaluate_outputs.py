@@ -6,6 +6,7 @@ import pytest
 
 from fairseq_weam.cli import evaluate as evaluate_cli
 from fairseq_weam.evaluation.classifier import CheckpointMismatchError
+from fairseq_weam.evaluation.comparison import parse_run_specs, write_comparison
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
 from fairseq_weam.evaluation.xtreme_data import XtremeDataError
 from weam_testing import run, tool, write_lines
@@ -84,7 +85,8 @@ def test_dictionary_or_labels_that_do_not_fit_the_checkpoint(finetuned, tmp_path
     assert proc.returncode != 0 and "predicts 2 classes but the label set has 3" in proc.stderr
 
 
-def test_aggregate_over_seeds(finetuned, tmp_path):
+def test_report_over_seeds_of_real_evaluations(finetuned, tmp_path):
+    """weam-report's mean ± std over seeds, on results that weam-evaluate really wrote."""
     files, _ = finetuned
     paths = []
     for seed in (1, 2):
@@ -93,14 +95,14 @@ def test_aggregate_over_seeds(finetuned, tmp_path):
         paths.append(tmp_path / f"seed{seed}.json")
         paths[-1].write_text(json.dumps(results))
     runs = [json.loads(p.read_text()) for p in paths]
-    evaluate_cli.main(["--aggregate", *map(str, paths), "--out-dir", str(tmp_path / "summary")])
+    table = write_comparison(parse_run_specs([f"tiny={p}" for p in paths]), tmp_path / "summary")
     summary = json.loads((tmp_path / "summary" / "summary.json").read_text())
-    pgd = [r["pgd_attack"]["accuracy"]["en"] for r in runs]
-    assert summary["pgd_attack"]["accuracy"]["en"]["mean"] == pytest.approx(sum(pgd) / 2)
-    assert summary["pgd_attack"]["accuracy"]["en"]["std"] == pytest.approx(abs(pgd[0] - pgd[1]) / 2 ** 0.5)
-    assert summary["standard"]["accuracy"]["de"]["std"] == 0.0 and summary["synonym_attack"] is None
-    assert "| en | " in (tmp_path / "summary" / "summary.md").read_text()
+    pgd = [r["pgd_attack"]["average"] for r in runs]
+    mean, std = summary["systems"]["tiny"]["settings"]["PGD avg"]
+    assert mean == pytest.approx(sum(pgd) / 2) and std == pytest.approx(abs(pgd[0] - pgd[1]) / 2 ** 0.5)
+    assert summary["systems"]["tiny"]["per_language"]["de"][1] == 0.0  # clean accuracy does not depend on the seed
+    assert "| tiny | 2 |" in table and "synonym attack avg" not in table
     runs[1]["languages"] = ["en"]
     paths[1].write_text(json.dumps(runs[1]))
-    with pytest.raises(SystemExit, match="languages"):
-        evaluate_cli.main(["--aggregate", *map(str, paths), "--out-dir", str(tmp_path / "bad")])
+    with pytest.raises(ValueError, match="languages"):
+        write_comparison(parse_run_specs([f"tiny={p}" for p in paths]), tmp_path / "bad")

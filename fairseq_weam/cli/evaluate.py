@@ -3,18 +3,14 @@
 Writes results.json, results.md and PNG plots to --out-dir: accuracy per language and average (standard
 setting), the l1 x l2 matrix (generalized setting), and optionally smoothed prediction, a greedy
 synonym-substitution attack and an embedding-space PGD attack.
-
-``weam-evaluate --aggregate run1/results.json run2/results.json ... --out-dir D`` instead writes the mean
-± std over runs (seeds) to D/summary.json and D/summary.md.
 """
-import json
 import argparse
 import sys
 from pathlib import Path
 
 import torch
 
-from fairseq_weam.evaluation import plots, reports, seed_summary
+from fairseq_weam.evaluation import plots, reports
 from fairseq_weam.evaluation.classifier import CheckpointMismatchError
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
 from fairseq_weam.evaluation.xtreme_data import TASK_LABELS, XtremeDataError, resolve_labels
@@ -23,15 +19,13 @@ from fairseq_weam.robust.synonym_substitution import NeighboursError
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", help="fine-tuned fairseq checkpoint (checkpoint_best.pt)")
-    p.add_argument("--task-dir", help="raw task dir with labelled test-{lang}.tsv files")
-    p.add_argument("--spm-model", help="sentencepiece model the checkpoint was trained with")
-    p.add_argument("--dict", help="fairseq dict.txt the checkpoint was trained with")
+    p.add_argument("--checkpoint", required=True, help="fine-tuned fairseq checkpoint (checkpoint_best.pt)")
+    p.add_argument("--task-dir", required=True, help="raw task dir with labelled test-{lang}.tsv files")
+    p.add_argument("--spm-model", required=True, help="sentencepiece model the checkpoint was trained with")
+    p.add_argument("--dict", required=True, help="fairseq dict.txt the checkpoint was trained with")
     p.add_argument("--task", choices=sorted(TASK_LABELS), help="label set (xnli, pawsx)")
     p.add_argument("--labels", help="comma-separated labels instead of --task (same order as in prepare)")
     p.add_argument("--out-dir", required=True, help="where results.json, results.md and the PNGs go")
-    p.add_argument("--aggregate", nargs="+", metavar="RESULTS_JSON",
-                   help="summarize results.json files of several runs (mean ± std) instead of evaluating")
     p.add_argument("--langs", help="comma-separated test languages (default: every test-{lang}.tsv)")
     p.add_argument("--no-generalized", action="store_true", help="skip the l1 x l2 matrix")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N rows of each test set (0: all)")
@@ -51,33 +45,8 @@ def build_parser():
     return p
 
 
-def aggregate(paths, out_dir):
-    results = []
-    for path in paths:
-        try:
-            results.append(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as err:
-            sys.exit(f"weam-evaluate: error: {path}: cannot read results JSON ({err})")
-    try:
-        summary = seed_summary.aggregate(results, [str(p) for p in paths])
-    except ValueError as err:
-        sys.exit(f"weam-evaluate: error: {err}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (out / "summary.md").write_text(seed_summary.markdown(summary), encoding="utf-8")
-    print(seed_summary.markdown(summary))
-
-
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.aggregate:
-        return aggregate(args.aggregate, args.out_dir)
-    missing = [f"--{k.replace('_', '-')}" for k in ("checkpoint", "task_dir", "spm_model", "dict")
-               if not getattr(args, k)]
-    if missing:
-        parser.error(f"the following arguments are required: {', '.join(missing)}")
+    args = build_parser().parse_args(argv)
     try:
         settings = EvaluationSettings(
             checkpoint=args.checkpoint, task_dir=args.task_dir, spm_model=args.spm_model, dictionary=args.dict,
