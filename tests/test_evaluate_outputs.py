@@ -4,7 +4,6 @@ import json
 import matplotlib.image
 import pytest
 
-from fairseq_weam.cli import evaluate as evaluate_cli
 from fairseq_weam.evaluation.classifier import CheckpointMismatchError
 from fairseq_weam.evaluation.comparison import parse_run_specs, write_comparison
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
