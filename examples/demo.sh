@@ -3,7 +3,8 @@
 #   prepare -> pre-train WEAM and TLM (same data, same updates) -> fine-tune on English with standard and
 #   adversarial training -> zero-shot and generalized evaluation -> results table and plots.
 # Each step is one of the recipes in examples/ (or one CLI); change the sizes below to run it for real.
-# Re-running skips the steps whose outputs exist (delete $DEMO_DIR to start again).
+# Independent runs go in parallel, one CPU thread each (on a busy CPU, several OpenMP threads per process
+# are ten times slower, not faster). Re-running skips finished steps (delete $DEMO_DIR to start again).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DEMO_DIR="${DEMO_DIR:-demo_out}"
@@ -11,15 +12,39 @@ PAIRS="${PAIRS:-en-de,en-fr,en-ru}"                 # one non-Latin script pair 
 TEST_LANGS="${TEST_LANGS:-de,fr,ru}"
 MAX_PAIRS="${MAX_PAIRS:-6000}"                      # parallel pairs per language pair
 VOCAB_SIZE="${VOCAB_SIZE:-6000}"
-PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-1200}"
+PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-1000}"
+PRETRAIN_TOKENS="${PRETRAIN_TOKENS:-2048}"          # tokens per batch
 OBJECTIVES="${OBJECTIVES:-weam tlm}"
-METHODS="${METHODS:-none adversarial}"
+METHODS="${METHODS:-adversarial none}"
+TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-4000}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-3}"
 SEED="${SEED:-1}"
-TINY_ARCH="--arch roberta_base --encoder-layers 2 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 2"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-mkdir -p "$DEMO_DIR"
+TINY_ARCH="--arch roberta_base --encoder-layers 2 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 2 --max-positions 128"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+mkdir -p "$DEMO_DIR/pretrain" "$DEMO_DIR/finetune"
 step() { printf '\n==== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# run_parallel JOB... : a JOB is "kind:arg1:arg2"; runs job_kind arg1 arg2, at most $JOBS at once (one CPU
+# thread each), shows their progress lines, and fails if one fails (its log is in $DEMO_DIR/logs/).
+JOBS="${JOBS:-2}"
+run_parallel() {
+  local job words log failed=0 follower
+  local -a logs=()
+  mkdir -p "$DEMO_DIR/logs"
+  for job in "$@"; do logs+=("$DEMO_DIR/logs/${job//:/_}.log"); : > "${logs[-1]}"; done
+  (tail -q -n +1 -F "${logs[@]}" 2>/dev/null | grep --line-buffered -E "train_inner|\| valid \||done training|rror") 2>/dev/null &
+  follower=$!
+  for job in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -gt "$JOBS" ]; do wait -n || failed=1; done  # the follower is one job too
+    IFS=: read -r -a words <<< "$job"
+    log="$DEMO_DIR/logs/${job//:/_}.log"
+    ( "job_${words[0]}" "${words[@]:1}" > "$log" 2>&1 || { echo "FAILED: $job, see $log" >&2; exit 1; } ) &
+  done
+  while [ "$(jobs -rp | wc -l)" -gt 1 ]; do wait -n || failed=1; done
+  sleep 1; pkill -P "$follower" 2>/dev/null || true
+  wait "$follower" 2>/dev/null || true
+  return $failed
+}
 
 step "1/6 parallel corpus from the gettext catalogs ($PAIRS)"
 [ -d "$DEMO_DIR/raw" ] || weam-gettext-bitext --pairs "$PAIRS" --max-pairs "$MAX_PAIRS" --valid-size 300 \
@@ -28,52 +53,62 @@ step "1/6 parallel corpus from the gettext catalogs ($PAIRS)"
 step "2/6 weam-prepare: clean, sentencepiece, eflomal alignment, binarize"
 weam-prepare --raw-dir "$DEMO_DIR/raw" --dest-dir "$DEMO_DIR/data" --vocab-size "$VOCAB_SIZE" --workers 2
 
+step "3/6 pre-train a tiny model with each of: $OBJECTIVES ($PRETRAIN_UPDATES updates each, in parallel)"
+job_pretrain() {  # objective
+  DATA="$DEMO_DIR/data" OBJECTIVE="$1" SAVE_DIR="$DEMO_DIR/pretrain/$1" SEED="$SEED" \
+  MAX_UPDATE="$PRETRAIN_UPDATES" WARMUP=$((PRETRAIN_UPDATES / 10)) LR=1e-3 MAX_TOKENS="$PRETRAIN_TOKENS" \
+  TOKENS_PER_SAMPLE=128 ARCH_FLAGS="$TINY_ARCH" \
+    bash "$HERE/pretrain/pretrain.sh" --cpu --num-workers 0 --log-interval 100 --disable-validation \
+  && touch "$DEMO_DIR/pretrain/$1/done"
+}
+pretrain_jobs=()
 for objective in $OBJECTIVES; do
-  mkdir -p "$DEMO_DIR/pretrain"
-  step "3/6 pre-train a tiny model with --objective $objective ($PRETRAIN_UPDATES updates)"
-  if [ ! -f "$DEMO_DIR/pretrain/$objective/checkpoint_last.pt" ] || \
-     ! grep -q "done training" "$DEMO_DIR/pretrain/$objective.log" 2>/dev/null; then
-    DATA="$DEMO_DIR/data" OBJECTIVE="$objective" SAVE_DIR="$DEMO_DIR/pretrain/$objective" SEED="$SEED" \
-    MAX_UPDATE="$PRETRAIN_UPDATES" WARMUP=$((PRETRAIN_UPDATES / 10)) LR=1e-3 MAX_TOKENS=4096 \
-    TOKENS_PER_SAMPLE=128 ARCH_FLAGS="$TINY_ARCH" \
-      bash "$HERE/pretrain/pretrain.sh" --cpu --num-workers 0 --log-interval 100 --disable-validation \
-      2>&1 | tee "$DEMO_DIR/pretrain/$objective.log" | grep --line-buffered -E "train_inner|done training" || true
-    grep -q "done training" "$DEMO_DIR/pretrain/$objective.log" || { echo "pre-training failed: see $DEMO_DIR/pretrain/$objective.log" >&2; exit 1; }
-  fi
+  [ -f "$DEMO_DIR/pretrain/$objective/done" ] || pretrain_jobs+=("pretrain:$objective")
+done
+[ ${#pretrain_jobs[@]} -eq 0 ] || run_parallel "${pretrain_jobs[@]}"
+for objective in $OBJECTIVES; do
   weam-retrieval "$DEMO_DIR/pretrain/$objective/checkpoint_last.pt" --data "$DEMO_DIR/data" --split valid \
-    --output "$DEMO_DIR/pretrain/$objective.retrieval.json" 2>&1 | tail -n 1
+    --output "$DEMO_DIR/pretrain/$objective.retrieval.json" 2>&1 | tail -n 1 | sed "s/^/$objective: /"
 done
 
-step "4/6 a sentence-pair task from the catalogs ('same program?'), English train/dev, test in $TEST_LANGS"
-[ -d "$DEMO_DIR/task" ] || weam-gettext-pairs "$DEMO_DIR/task" --langs "$TEST_LANGS" --train-size 4000 \
-  --dev-size 300 --test-size 300 --seed "$SEED"
+step "4/6 a sentence-pair task from the catalogs (English train/dev; test in en,$TEST_LANGS, parallel by row)"
+[ -d "$DEMO_DIR/task" ] || weam-gettext-pairs "$DEMO_DIR/task" --langs "$TEST_LANGS" \
+  --train-size "$TASK_TRAIN_SIZE" --dev-size 300 --test-size 300 --seed "$SEED"
 
+step "5/6 fine-tune every pre-trained model on English only, with --robust-method: $METHODS (in parallel)"
+job_finetune() {  # objective method
+  local run="$DEMO_DIR/finetune/$1-$2"
+  TASK=pawsx TASK_DIR="$DEMO_DIR/task" METHOD="$2" OUT="$run" SEED="$SEED" \
+  MODEL="$DEMO_DIR/pretrain/$1/checkpoint_last.pt" DICT="$DEMO_DIR/data/dict.txt" \
+  SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=3e-4 \
+  EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 ADV_EPS=0.5 ADV_STEP_SIZE=0.5 ADV_STEPS=1 \
+  DEVICE_FLAGS="--cpu --num-workers 0" bash "$HERE/finetune/finetune.sh" --log-interval 50 \
+  && touch "$run/done"
+}
+finetune_jobs=()
+for method in $METHODS; do  # the slowest method first: the two cores stay busy
+  for objective in $OBJECTIVES; do
+    [ -f "$DEMO_DIR/finetune/$objective-$method/done" ] || finetune_jobs+=("finetune:$objective:$method")
+  done
+done
+[ ${#finetune_jobs[@]} -eq 0 ] || run_parallel "${finetune_jobs[@]}"
+
+step "6/6 evaluate: zero-shot per language, generalized l1 x l2 matrix, embedding PGD attack"
 EVALS=()
 for objective in $OBJECTIVES; do
   for method in $METHODS; do
     run="$DEMO_DIR/finetune/$objective-$method"
-    step "5/6 fine-tune the $objective model on English with --robust-method $method"
-    if [ ! -f "$run/checkpoints/checkpoint_best.pt" ]; then
-      mkdir -p "$run"
-      TASK=pawsx TASK_DIR="$DEMO_DIR/task" METHOD="$method" OUT="$run" SEED="$SEED" \
-      MODEL="$DEMO_DIR/pretrain/$objective/checkpoint_last.pt" DICT="$DEMO_DIR/data/dict.txt" \
-      SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=3e-4 EPOCHS="$FINETUNE_EPOCHS" \
-      VALIDATE_EVERY=125 WORKERS=2 ADV_EPS=0.5 ADV_STEP_SIZE=0.25 ADV_STEPS=2 DEVICE_FLAGS="--cpu --num-workers 0" \
-        bash "$HERE/finetune/finetune.sh" --log-interval 50 2>&1 | tee "$run/train.log" \
-        | grep --line-buffered -E "\| valid \||done training" || true
-      [ -f "$run/checkpoints/checkpoint_best.pt" ] || { echo "fine-tuning failed: see $run/train.log" >&2; exit 1; }
-    fi
-    step "6/6 evaluate $objective-$method: zero-shot per language, generalized matrix, PGD attack"
-    TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$run" DICT="$DEMO_DIR/data/dict.txt" SEED="$SEED" \
-    SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" PGD_EPS=0.5 \
-      bash "$HERE/finetune/evaluate.sh" 2>&1 | tail -n 3
+    [ -f "$run/eval/results.json" ] || TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$run" SEED="$SEED" \
+      DICT="$DEMO_DIR/data/dict.txt" SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" PGD_EPS=0.5 \
+      bash "$HERE/finetune/evaluate.sh" > "$run/eval.log" 2>&1 || { echo "evaluation failed: see $run/eval.log" >&2; exit 1; }
+    echo "$objective-$method: $(grep -m1 -i "average" "$run/eval/results.md" || true)"
     EVALS+=("$objective+$method=$run/eval/results.json")
   done
 done
 
-step "results"
+step "results (accuracy %, fine-tuned on English only)"
 weam-report "${EVALS[@]}" --out-dir "$DEMO_DIR/report"
 echo
-echo "Results: $DEMO_DIR/report/summary.md (table), $DEMO_DIR/report/*.png (plots);"
-echo "per run: $DEMO_DIR/finetune/<objective>-<method>/eval/{results.json,results.md,*.png};"
-echo "data preparation report: $DEMO_DIR/data/prep_report.txt; retrieval: $DEMO_DIR/pretrain/*.retrieval.json"
+echo "Results table: $DEMO_DIR/report/summary.md; plot: $DEMO_DIR/report/comparison.png"
+echo "Per run: $DEMO_DIR/finetune/<objective>-<method>/eval/{results.md,accuracy_per_language.png,generalized_heatmap.png}"
+echo "Data report: $DEMO_DIR/data/prep_report.txt; retrieval: $DEMO_DIR/pretrain/<objective>.retrieval.json"
