@@ -32,7 +32,7 @@ run_parallel() {
   local -a logs=()
   mkdir -p "$DEMO_DIR/logs"
   for job in "$@"; do logs+=("$DEMO_DIR/logs/${job//:/_}.log"); : > "${logs[-1]}"; done
-  (tail -q -n +1 -F "${logs[@]}" 2>/dev/null | grep --line-buffered -E "train_inner|\| valid \||done training|rror") 2>/dev/null &
+  (tail -q -n +1 -F "${logs[@]}" 2>/dev/null | grep --line-buffered -E "train_inner|\| valid \||done training|setting|attack|rror") 2>/dev/null &
   follower=$!
   for job in "$@"; do
     while [ "$(jobs -rp | wc -l)" -gt "$JOBS" ]; do wait -n || failed=1; done  # the follower is one job too
@@ -80,8 +80,8 @@ job_finetune() {  # objective method
   local run="$DEMO_DIR/finetune/$1-$2"
   TASK=pawsx TASK_DIR="$DEMO_DIR/task" METHOD="$2" OUT="$run" SEED="$SEED" \
   MODEL="$DEMO_DIR/pretrain/$1/checkpoint_last.pt" DICT="$DEMO_DIR/data/dict.txt" \
-  SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=3e-4 \
-  EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 ADV_EPS=0.5 ADV_STEP_SIZE=0.5 ADV_STEPS=1 \
+  SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=1e-4 \
+  EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 ADV_EPS=0.05 ADV_STEP_SIZE=0.05 ADV_STEPS=1 \
   DEVICE_FLAGS="--cpu --num-workers 0" bash "$HERE/finetune/finetune.sh" --log-interval 50 \
   && touch "$run/done"
 }
@@ -93,18 +93,20 @@ for method in $METHODS; do  # the slowest method first: the two cores stay busy
 done
 [ ${#finetune_jobs[@]} -eq 0 ] || run_parallel "${finetune_jobs[@]}"
 
-step "6/6 evaluate: zero-shot per language, generalized l1 x l2 matrix, embedding PGD attack"
+step "6/6 evaluate: zero-shot per language, generalized l1 x l2 matrix, embedding PGD attack (in parallel)"
+job_evaluate() {  # objective method
+  TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$DEMO_DIR/finetune/$1-$2" SEED="$SEED" DICT="$DEMO_DIR/data/dict.txt" \
+  SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" PGD_EPS=0.05 bash "$HERE/finetune/evaluate.sh"
+}
 EVALS=()
+evaluate_jobs=()
 for objective in $OBJECTIVES; do
   for method in $METHODS; do
-    run="$DEMO_DIR/finetune/$objective-$method"
-    [ -f "$run/eval/results.json" ] || TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$run" SEED="$SEED" \
-      DICT="$DEMO_DIR/data/dict.txt" SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" PGD_EPS=0.5 \
-      bash "$HERE/finetune/evaluate.sh" > "$run/eval.log" 2>&1 || { echo "evaluation failed: see $run/eval.log" >&2; exit 1; }
-    echo "$objective-$method: $(grep -m1 -i "average" "$run/eval/results.md" || true)"
-    EVALS+=("$objective+$method=$run/eval/results.json")
+    [ -f "$DEMO_DIR/finetune/$objective-$method/eval/results.json" ] || evaluate_jobs+=("evaluate:$objective:$method")
+    EVALS+=("$objective+$method=$DEMO_DIR/finetune/$objective-$method/eval/results.json")
   done
 done
+[ ${#evaluate_jobs[@]} -eq 0 ] || run_parallel "${evaluate_jobs[@]}"
 
 step "results (accuracy %, fine-tuned on English only)"
 weam-report "${EVALS[@]}" --out-dir "$DEMO_DIR/report"
