@@ -65,13 +65,15 @@ def machine():
 
 
 # ---------------------------------------------------------------------------------------------- data
-def gettext_data(out, pairs, max_pairs, vocab_size, workers):
-    """RAW from the machine's gettext catalogs, then weam-prepare; returns (DATA dir, prepare seconds)."""
+def gettext_data(out, pairs, max_pairs, vocab_size, workers, fresh=False):
+    """RAW from the machine's gettext catalogs, then weam-prepare (from scratch when ``fresh``, else only
+    the stages not done yet); returns (DATA dir, prepare seconds)."""
     raw, data = out / "raw", out / "data"
     if not raw.exists():
         run([tool("weam-gettext-bitext"), "--pairs", pairs, "--max-pairs", max_pairs, "--valid-size", 500,
              "--out", raw])
-    shutil.rmtree(data, ignore_errors=True)
+    if fresh:
+        shutil.rmtree(data, ignore_errors=True)
     _, seconds = run([tool("weam-prepare"), "--raw-dir", raw, "--dest-dir", data, "--vocab-size", vocab_size,
                       "--workers", workers], log_path=out / "prepare.log")
     return data, seconds
@@ -79,18 +81,19 @@ def gettext_data(out, pairs, max_pairs, vocab_size, workers):
 
 def inner_wps(log):
     """Mean words/s of the ``train_inner`` log lines, the first (warm-up) interval left out."""
-    values = [float(v) for v in re.findall(r"\| train_inner \|.*?wps ([0-9.]+)", log)]
+    values = [float(v) for v in re.findall(r"\| train_inner \|.*?wps[= ]([0-9.]+)", log)]
     if len(values) < 2:
         raise SystemExit("too few train_inner lines to measure throughput: raise --updates")
     return statistics.mean(values[1:]), len(values) - 1
 
 
-def inner_seconds_per_update(log, interval):
-    """Seconds per update from the train_wall of consecutive train_inner lines (first interval left out)."""
-    walls = [float(v) for v in re.findall(r"\| train_inner \|.*?train_wall ([0-9.]+)", log)]
-    if len(walls) < 2:
-        raise SystemExit("too few train_inner lines: raise --updates")
-    return statistics.mean(walls[1:]) / interval
+def inner_seconds_per_update(log):
+    """Seconds per update: 1 / fairseq's ``ups`` averaged over the train_inner intervals after the first
+    (``train_wall`` is logged in whole seconds, too coarse for short intervals)."""
+    ups = [float(v) for v in re.findall(r"\| train_inner \|.*?ups[= ]([0-9.]+)", log)]
+    if len(ups) < 2:
+        raise SystemExit("too few train_inner lines: raise --robust-updates")
+    return 1.0 / statistics.mean(ups[1:])
 
 
 # ------------------------------------------------------------------------------------ 1. throughput
@@ -137,7 +140,7 @@ def bench_prepare(args, out):
     from fairseq_weam.align.piece_projection import words_from_pieces
 
     per_pair = args.prepare_pairs // 2
-    data, wall = gettext_data(out / "prepare", "en-de,en-fr", per_pair, 8000, 2)
+    data, wall = gettext_data(out / "prepare", "en-de,en-fr", per_pair, 8000, 2, fresh=True)
     report = json.loads((data / "prep_report.json").read_text(encoding="utf-8"))
     stages = {name: s["seconds"] for name, s in report["stages"].items()}
     pairs_out = sum(split["pairs_out"] for splits in report["pairs"].values() for split in splits.values())
@@ -198,7 +201,7 @@ def bench_robust(args, out):
                "--log-interval", args.log_interval, "--disable-validation", "--no-save", "--num-workers", 0,
                "--seed", 1, "--cpu"]
         log, _ = run(cmd, log_path=base / f"{name}.log")
-        results[name] = {"seconds_per_update": round(inner_seconds_per_update(log, args.log_interval), 4)}
+        results[name] = {"seconds_per_update": round(inner_seconds_per_update(log), 4)}
     none = results["none"]["seconds_per_update"]
     for name in results:
         results[name]["ratio_to_none"] = round(results[name]["seconds_per_update"] / none, 3)

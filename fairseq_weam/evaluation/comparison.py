@@ -9,11 +9,15 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+import logging
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 #: (column, how to read it from one results.json); a column is left out when no run has it.
 SETTINGS = (
