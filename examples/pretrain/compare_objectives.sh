@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare WEAM with its TLM and MLM baselines: same data, same batches and masks per seed, same updates.
-#   DATA=/tmp/wr/DATA RESULTS=/tmp/wr/results SEEDS="1 2 3" MAX_UPDATE=1000 bash examples/pretrain/compare_objectives.sh
+#   DATA=runs/wr/DATA RESULTS=runs/wr/results SEEDS="1 2 3" MAX_UPDATE=1000 bash examples/pretrain/compare_objectives.sh
 # Per run: fairseq-train (tiny model, CPU by default), fairseq-validate of the final model on WEAM batches
 # (valid ml_loss and cl_loss: how well the model predicts a masked word from the exchanged, aligned
 # representations of the other language, whatever objective trained it), weam-retrieval on the valid split.
