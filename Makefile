@@ -35,6 +35,7 @@ demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
 bench: install
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:

@@ -290,9 +290,8 @@ ANALYSIS = [
     "- **Preparation overhead over the aligner.** At 50k pairs eflomal needs under 20 s, while every "
     "`fairseq-preprocess` call (one per pair) pays the start-up of fairseq and torch in the main process and "
     "in each worker (about 4 s each), and sentencepiece training is a fixed cost of a few seconds. These "
-    "fixed costs dominate at this size and shrink relative to the aligner, whose time grows faster than "
-    "linearly in the corpus, on real corpora; binarizing all pairs in one process would remove most of "
-    "them (not done).",
+    "fixed costs dominate at this size; they do not grow with the corpus, while the aligner's time does. "
+    "Binarizing all pairs in one process would remove most of them (not done).",
     "- **Adversarial training with K = 1.** With the default `--adv-clean-weight 1.0` an update costs a "
     "clean forward/backward, K PGD forward/backward passes and the adversarial forward/backward, i.e. "
     "K + 2 passes against the (K + 1.2) target, which is met for K = 3 but not for K = 1. Reusing the clean "
@@ -305,7 +304,10 @@ def write_markdown(results, command, path):
     lines = ["# Benchmarks", "",
              f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}; "
              f"GPU: {m['gpu'] or 'none available on this machine'}.", "",
-             f"Command: `{command}` (raw figures in `bench_out/results.json`, logs in `bench_out/`).", ""]
+             f"Command: `{command}` (raw figures in `bench_out/results.json`, logs in `bench_out/`). Every "
+             "process runs one thread (OMP_NUM_THREADS=1); each ratio compares runs made one after the other "
+             "in the same conditions (in the recorded run, sections 1-2 shared the machine with another "
+             "single-threaded job on the second core).", ""]
     if "throughput" in results:
         t = results["throughput"]
         lines += ["## 1. Pre-training throughput against fairseq's masked_lm", "",
