@@ -4,20 +4,18 @@ Alignment and robustness gains are known to be seed-fragile (Wu & Dredze 2020), 
 project reports goes through here: runs that share a label are seeds of one system.
 """
 import json
+import logging
 import statistics
 from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-import logging
-
-import matplotlib
+logging.getLogger("matplotlib").setLevel(logging.WARNING)  # before the import: it logs while loading
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
-logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 #: (column, how to read it from one results.json); a column is left out when no run has it.
 SETTINGS = (
