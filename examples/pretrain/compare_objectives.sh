@@ -40,4 +40,4 @@ for seed in $SEEDS; do
     tail -n 1 "$run/retrieval.log"
   done
 done
-python3 "$HERE/summarize_objectives.py" "$RESULTS" | tee "$RESULTS/table.md"
+python3 "$HERE/../../scripts/summarize_objectives.py" "$RESULTS" | tee "$RESULTS/table.md"
