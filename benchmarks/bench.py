@@ -137,7 +137,7 @@ def bench_throughput(args, out):
 # ------------------------------------------------------------------------------------ 2. preparation
 def bench_prepare(args, out):
     from fairseq_weam.align.eflomal_backend import align_eflomal
-    from fairseq_weam.align.piece_projection import words_from_pieces
+    from fairseq_weam.text.pieces import words_from_pieces
 
     per_pair = args.prepare_pairs // 2
     data, wall = gettext_data(out / "prepare", "en-de,en-fr", per_pair, 8000, 2, fresh=True)

@@ -2,7 +2,8 @@
 import pytest
 
 from fairseq_weam.align.pharaoh import AlignmentError, format_links, parse_links, read_pharaoh_file, read_valid_links
-from fairseq_weam.align.piece_projection import project_links, word_spans, words_from_pieces
+from fairseq_weam.align.piece_projection import project_links
+from fairseq_weam.text.pieces import word_spans, words_from_pieces
 
 
 def test_parse_and_format():

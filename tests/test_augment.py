@@ -69,18 +69,16 @@ def test_cli_copies_keep_clean_determinism_and_report(tmp_path, neighbours_file)
     ('{"good": "fine"}', "neighbours of 'good' must be a list"),
     ("{not json", "cannot read neighbours JSON"),
 ])
-def test_bad_neighbours_file(tmp_path, content, message):
+def test_bad_neighbours_file(tmp_path, capsys, content, message):
     write_lines(tmp_path / "task" / "train-en.tsv", ["a\tb\t0"])
     (tmp_path / "n.json").write_text(content)
-    with pytest.raises(SystemExit) as err:
-        augment_cli.main([str(tmp_path / "task"), str(tmp_path / "out"), "--neighbours", str(tmp_path / "n.json"),
-                          "--task", "pawsx"])
-    assert message in str(err.value) and not (tmp_path / "out").exists()
+    assert augment_cli.main([str(tmp_path / "task"), str(tmp_path / "out"), "--neighbours",
+                             str(tmp_path / "n.json"), "--task", "pawsx"]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
-def test_unlabelled_training_line_is_an_error(tmp_path, neighbours_file):
+def test_unlabelled_training_line_is_an_error(tmp_path, capsys, neighbours_file):
     write_lines(tmp_path / "task" / "train-en.tsv", ["a\tb\t0", "good\tmovie"])
-    with pytest.raises(SystemExit) as err:
-        augment_cli.main([str(tmp_path / "task"), str(tmp_path / "out"), "--neighbours", str(neighbours_file),
-                          "--task", "pawsx"])
-    assert "train-en.tsv:2: no label" in str(err.value)
+    assert augment_cli.main([str(tmp_path / "task"), str(tmp_path / "out"), "--neighbours", str(neighbours_file),
+                             "--task", "pawsx"]) == 1
+    assert "train-en.tsv:2: no label" in capsys.readouterr().err

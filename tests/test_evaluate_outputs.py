@@ -7,7 +7,7 @@ import pytest
 from fairseq_weam.evaluation.classifier import CheckpointMismatchError
 from fairseq_weam.evaluation.comparison import parse_run_specs, write_comparison
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
-from fairseq_weam.evaluation.xtreme_data import XtremeDataError
+from fairseq_weam.xtreme.io import XtremeDataError
 from weam_testing import run, tool, write_lines
 from xtreme_testing import tiny_finetuned
 

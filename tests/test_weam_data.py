@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from fairseq.data import Dictionary
 
 from fairseq_weam.criterions.weam import WeamCriterion, mean_linked_states
-from fairseq_weam.data import ObjectiveBatchDataset, mask_pieces, pair_sampling_probabilities, word_start_table
+from fairseq_weam.data import ObjectiveBatchDataset, mask_pieces, pair_sampling_probabilities
+from fairseq_weam.text.pieces import word_start_table
 
 WB = "\u2581"
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from fairseq.data import Dictionary
 
-from fairseq_weam.data.word_starts import word_start_table
+from fairseq_weam.text.pieces import word_start_table
 from fairseq_weam.evaluation.retrieval import sentence_retrieval, word_retrieval, word_states
 from weam_pair_data import make_aligned_data
 from weam_testing import TINY_ROBERTA, USER_DIR, run, tool

@@ -3,8 +3,10 @@ import shutil
 import subprocess
 from typing import Optional, Sequence
 
+from fairseq_weam.errors import WeamError
 
-class AlignerError(RuntimeError):
+
+class AlignerError(WeamError, RuntimeError):
     """An aligner (or atools) is missing, failed, or wrote output that does not match its input."""
 
 

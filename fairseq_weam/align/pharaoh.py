@@ -6,10 +6,12 @@ error naming file and line, unless the caller asks to skip and count them.
 """
 from typing import FrozenSet, Iterable, List, Optional, Tuple
 
+from fairseq_weam.errors import WeamError
+
 Link = Tuple[int, int]
 
 
-class AlignmentError(ValueError):
+class AlignmentError(WeamError, ValueError):
     """A Pharaoh file has a malformed link or a link outside its sentence."""
 
 

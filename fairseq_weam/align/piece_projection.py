@@ -1,28 +1,7 @@
-"""Word <-> sentencepiece-piece bookkeeping and projection of word links onto pieces.
-
-A word is a run of pieces starting at a piece that begins with ``▁`` (U+2581), or at the first piece of
-the line. Aligners see one token per word, so their word indices map exactly onto runs of pieces.
-"""
-from typing import FrozenSet, Iterable, List, Sequence
+"""Projection of word links onto sentencepiece pieces (words as defined in ``fairseq_weam.text.pieces``)."""
+from typing import FrozenSet, Iterable, Sequence
 
 from fairseq_weam.align.pharaoh import Link
-
-WORD_BOUNDARY = "\u2581"
-
-
-def word_spans(pieces: Sequence[str]) -> List[range]:
-    """Piece index ranges of the words of one line: ``["▁Da", "tei", "▁x"]`` -> ``[range(0, 2), range(2, 3)]``."""
-    starts = [k for k, piece in enumerate(pieces) if k == 0 or piece.startswith(WORD_BOUNDARY)]
-    return [range(a, b) for a, b in zip(starts, starts[1:] + [len(pieces)])]
-
-
-def words_from_pieces(pieces: Sequence[str]) -> List[str]:
-    """One token per word (its pieces joined, boundary mark removed) for the word aligner.
-
-    A word that would be empty (a lone ``▁`` piece) is kept as ``▁`` so the word count never changes.
-    """
-    return ["".join(pieces[k] for k in span).replace(WORD_BOUNDARY, "") or WORD_BOUNDARY
-            for span in word_spans(pieces)]
 
 
 def project_links(

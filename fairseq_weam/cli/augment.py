@@ -11,9 +11,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fairseq_weam.evaluation.xtreme_data import TASK_LABELS, XtremeDataError, read_pairs, resolve_labels
-from fairseq_weam.robust.augmentation import AugmentStats, augment
-from fairseq_weam.robust.synonym_substitution import NeighboursError, SynonymSubstituter, load_neighbours
+from fairseq_weam.atomic import atomic_path
+from fairseq_weam.cli.entry import run_cli
+from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
+from fairseq_weam.xtreme.augment import AugmentStats, augment
+from fairseq_weam.xtreme.io import TASK_LABELS, read_pairs, resolve_labels
 
 
 def build_parser():
@@ -32,33 +34,31 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     src, dest = Path(args.input_dir), Path(args.output_dir)
-    try:
+
+    def run():
         if dest.exists():
             raise FileExistsError(f"{dest} exists; choose a new output dir")
         labels = resolve_labels(args.task, args.labels)
         examples = read_pairs(src / "train-en.tsv", labels)
         substituter = SynonymSubstituter(load_neighbours(args.neighbours))
         stats = AugmentStats()
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        with open(tmp / "train-en.tsv", "w", encoding="utf-8") as out:
-            for ex in augment(tqdm(examples, desc="augment", unit="pair"), substituter, args.copies, args.seed,
-                              args.keep_clean, stats):
-                out.write(f"{ex.sentence1}\t{ex.sentence2}\t{ex.label}\n")
-        for other in sorted(src.glob("*.tsv")):
-            if other.name != "train-en.tsv":
-                shutil.copy2(other, tmp / other.name)
-        report = {**stats.as_dict(), "copies": args.copies, "keep_clean": args.keep_clean, "seed": args.seed,
-                  "neighbours": str(args.neighbours)}
-        (tmp / "augment_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        tmp.rename(dest)
-    except (XtremeDataError, NeighboursError, FileExistsError, ValueError) as err:
-        sys.exit(f"weam-augment: error: {err}")
-    print(f"weam-augment: {stats.examples} pairs -> {stats.written} written; "
-          f"{100 * stats.examples_changed / max(stats.examples, 1):.1f}% of the pairs changed in at least one "
-          f"copy, {100 * stats.changed_share:.1f}% of the perturbed copies differ from the original")
+        with atomic_path(dest, directory=True) as tmp:
+            with open(tmp / "train-en.tsv", "w", encoding="utf-8") as out:
+                for ex in augment(tqdm(examples, desc="augment", unit="pair"), substituter, args.copies, args.seed,
+                                  args.keep_clean, stats):
+                    out.write(f"{ex.sentence1}\t{ex.sentence2}\t{ex.label}\n")
+            for other in sorted(src.glob("*.tsv")):
+                if other.name != "train-en.tsv":
+                    shutil.copy2(other, tmp / other.name)
+            report = {**stats.as_dict(), "copies": args.copies, "keep_clean": args.keep_clean, "seed": args.seed,
+                      "neighbours": str(args.neighbours)}
+            (tmp / "augment_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"weam-augment: {stats.examples} pairs -> {stats.written} written; "
+              f"{100 * stats.examples_changed / max(stats.examples, 1):.1f}% of the pairs changed in at least one "
+              f"copy, {100 * stats.changed_share:.1f}% of the perturbed copies differ from the original")
+
+    return run_cli("weam-augment", run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

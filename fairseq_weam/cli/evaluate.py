@@ -10,11 +10,10 @@ from pathlib import Path
 
 import torch
 
+from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.evaluation import plots, reports
-from fairseq_weam.evaluation.classifier import CheckpointMismatchError
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
-from fairseq_weam.evaluation.xtreme_data import TASK_LABELS, XtremeDataError, resolve_labels
-from fairseq_weam.robust.synonym_substitution import NeighboursError
+from fairseq_weam.xtreme.io import TASK_LABELS, resolve_labels
 
 
 def build_parser():
@@ -47,7 +46,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
+
+    def run():
         settings = EvaluationSettings(
             checkpoint=args.checkpoint, task_dir=args.task_dir, spm_model=args.spm_model, dictionary=args.dict,
             labels=resolve_labels(args.task, args.labels), langs=args.langs.split(",") if args.langs else None,
@@ -57,16 +57,16 @@ def main(argv=None):
             attack_limit=args.attack_limit, pgd_eps=args.pgd_eps, pgd_norm=args.pgd_norm, pgd_steps=args.pgd_steps,
             pgd_step_size=args.pgd_step_size)
         results = run_evaluation(settings, progress=lambda msg: print(f"weam-evaluate: {msg}", file=sys.stderr))
-    except (XtremeDataError, CheckpointMismatchError, NeighboursError, ValueError, FileNotFoundError) as err:
-        sys.exit(f"weam-evaluate: error: {err}")
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    reports.write_json(results, out / "results.json")
-    reports.write_markdown(results, out / "results.md")
-    plots.write_plots(results, out)
-    print(reports.per_language_table(results))
-    print(f"weam-evaluate: wrote {out}/results.json, results.md and plots")
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        reports.write_json(results, out / "results.json")
+        reports.write_markdown(results, out / "results.md")
+        plots.write_plots(results, out)
+        print(reports.per_language_table(results))
+        print(f"weam-evaluate: wrote {out}/results.json, results.md and plots")
+
+    return run_cli("weam-evaluate", run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

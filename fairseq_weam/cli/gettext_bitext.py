@@ -3,7 +3,8 @@ import argparse
 import sys
 
 from fairseq_weam.corpus.gettext_bitext import build_gettext_bitext, parse_pairs
-from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR, GettextCatalogError
+from fairseq_weam.cli.entry import run_cli
+from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR
 
 
 def build_parser():
@@ -23,15 +24,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        build_gettext_bitext(
-            parse_pairs(args.pairs), args.out, valid_size=args.valid_size, max_pairs=args.max_pairs,
-            seed=args.seed, locale_dir=args.locale_dir,
-        )
-    except GettextCatalogError as err:
-        print(f"weam-gettext-bitext: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli("weam-gettext-bitext", lambda: build_gettext_bitext(
+        parse_pairs(args.pairs), args.out, valid_size=args.valid_size, max_pairs=args.max_pairs,
+        seed=args.seed, locale_dir=args.locale_dir) and None)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 import argparse
 import sys
 
-from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR, GettextCatalogError
+from fairseq_weam.cli.entry import run_cli
+from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR
 from fairseq_weam.corpus.gettext_pair_task import PairTaskSettings, write_task
 
 
@@ -35,13 +36,14 @@ def main(argv=None):
         label=a.label, langs=[x for x in a.langs.split(",") if x], locale_dir=a.locale_dir, train_size=a.train_size,
         dev_size=a.dev_size, test_size=a.test_size, min_words=a.min_words, max_words=a.max_words,
         max_programs=a.max_programs, max_per_program=a.max_per_program, min_per_program=a.min_per_program, candidates=a.candidates, seed=a.seed)
-    try:
+
+    def run():
         report = write_task(a.out_dir, settings)
-    except (GettextCatalogError, FileExistsError, ValueError) as err:
-        sys.exit(f"weam-gettext-pairs: error: {err}")
-    print(f"weam-gettext-pairs: {len(report['programs'])} programs; pairs {report['pairs']}; "
-          f"wrote {a.out_dir}")
+        print(f"weam-gettext-pairs: {len(report['programs'])} programs; pairs {report['pairs']}; "
+              f"wrote {a.out_dir}")
+
+    return run_cli("weam-gettext-pairs", run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

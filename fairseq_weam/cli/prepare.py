@@ -3,8 +3,9 @@ import argparse
 import dataclasses
 import sys
 
+from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.prepare.config import PrepareConfig, config_fields
-from fairseq_weam.prepare.pipeline import PREPARE_ERRORS, prepare
+from fairseq_weam.prepare.pipeline import prepare
 
 
 def build_parser():
@@ -32,13 +33,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    cfg = PrepareConfig(**vars(args))
-    try:
-        prepare(cfg)
-    except PREPARE_ERRORS as err:
-        print(f"weam-prepare: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli("weam-prepare", lambda: prepare(PrepareConfig(**vars(args))) and None)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Runs that share a label are seeds of one system. Writes summary.md, summary.json
 import argparse
 import sys
 
+from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.evaluation.comparison import parse_run_specs, write_comparison
 
 
@@ -17,13 +18,13 @@ def main(argv=None):
                         help="a weam-evaluate results.json, labelled; repeat a label for several seeds")
     parser.add_argument("--out-dir", required=True, help="where summary.md, summary.json, comparison.png go")
     args = parser.parse_args(argv)
-    try:
-        runs = parse_run_specs(args.runs)
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f"weam-report: {err}")
-    print(write_comparison(runs, args.out_dir))
-    print(f"weam-report: wrote {args.out_dir}/summary.md, summary.json, comparison.png")
+
+    def run():
+        print(write_comparison(parse_run_specs(args.runs), args.out_dir))
+        print(f"weam-report: wrote {args.out_dir}/summary.md, summary.json, comparison.png")
+
+    return run_cli("weam-report", run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,6 +4,8 @@ import json
 import sys
 
 import fairseq_weam  # noqa: F401  (registers the weam task; makes checkpoints loadable)
+from fairseq_weam.atomic import write_text_atomic
+from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.evaluation.retrieval import RetrievalOptions, evaluate_retrieval, summary_line
 
 
@@ -31,19 +33,17 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     options = RetrievalOptions(split=args.split, lang_pairs=args.lang_pairs, max_sentences=args.max_sentences,
                                layer=args.layer, word_pooling=args.word_pooling, batch_size=args.batch_size)
-    try:
+
+    def run():
         report = evaluate_retrieval(args.checkpoint, args.data, options)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"weam-retrieval: error: {err}", file=sys.stderr)
-        return 2
-    text = json.dumps(report, indent=2)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text + "\n")
-    else:
-        print(text)
-    print(summary_line(report), file=sys.stderr)
-    return 0
+        text = json.dumps(report, indent=2)
+        if args.output:
+            write_text_atomic(args.output, text + "\n")
+        else:
+            print(text)
+        print(summary_line(report), file=sys.stderr)
+
+    return run_cli("weam-retrieval", run)
 
 
 if __name__ == "__main__":

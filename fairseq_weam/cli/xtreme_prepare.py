@@ -3,8 +3,9 @@ import argparse
 import json
 import sys
 
-from fairseq_weam.evaluation.xtreme_data import TASK_LABELS, XtremeDataError, resolve_labels
-from fairseq_weam.finetune.xtreme_binarize import BinarizeError, prepare
+from fairseq_weam.cli.entry import run_cli
+from fairseq_weam.xtreme.io import TASK_LABELS, resolve_labels
+from fairseq_weam.xtreme.binarize import prepare
 
 
 def build_parser():
@@ -24,16 +25,17 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
+
+    def run():
         labels = resolve_labels(args.task, args.labels)
         report = prepare(args.task_dir, args.destdir, args.spm_model, args.dict, labels,
                          langs=args.langs.split(",") if args.langs else None,
                          generalized=not args.no_generalized, max_len=args.max_len, workers=args.workers)
-    except (XtremeDataError, BinarizeError, FileExistsError, ValueError) as err:
-        sys.exit(f"weam-xtreme-prepare: error: {err}")
-    print(json.dumps({k: report[k] for k in ("labels", "subsets")}, indent=1))
-    print(f"--valid-subset names: {','.join(report['valid_subsets'])}")
+        print(json.dumps({k: report[k] for k in ("labels", "subsets")}, indent=1))
+        print(f"--valid-subset names: {','.join(report['valid_subsets'])}")
+
+    return run_cli("weam-xtreme-prepare", run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,13 +4,13 @@ The output is exactly the raw input layout of ``weam-prepare``. Pairs are de-dup
 English string with the same translation appears in many programs), shuffled with a fixed seed and
 split into train and valid, so two runs with the same catalogs and seed write the same files.
 """
-import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from fairseq_weam.atomic import write_lines_atomic
 from fairseq_weam.corpus.gettext_catalogs import (
     DEFAULT_LOCALE_DIR,
     GettextCatalogError,
@@ -73,14 +73,6 @@ def collect_pairs(lang: str, locale_dir=DEFAULT_LOCALE_DIR, drops: Optional[Coun
     return list(seen)
 
 
-def _write_atomic(path: Path, lines: Sequence[str]):
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line + "\n")
-    os.replace(tmp, path)
-
-
 def build_gettext_bitext(
     pairs: Sequence[tuple],
     out_dir,
@@ -126,7 +118,7 @@ def build_gettext_bitext(
         for split, items in splits.items():
             for lang in (l1, l2):
                 side = 0 if lang == ENGLISH else 1
-                _write_atomic(out_dir / f"{split}.{l1}-{l2}.{lang}", [item[side] for item in items])
+                write_lines_atomic(out_dir / f"{split}.{l1}-{l2}.{lang}", [item[side] for item in items])
         if n_valid < valid_size:
             log(f"note: {l1}-{l2} has only {len(unique)} pairs; valid split reduced to {n_valid}")
         log(summary.describe())

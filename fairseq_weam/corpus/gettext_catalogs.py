@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
+from fairseq_weam.errors import WeamError
+
 DEFAULT_LOCALE_DIR = "/usr/share/locale"
 
 _MO_MAGIC = 0x950412DE
@@ -18,7 +20,7 @@ _CONTEXT_SEPARATOR = b"\x04"
 _PLURAL_SEPARATOR = b"\x00"
 
 
-class GettextCatalogError(ValueError):
+class GettextCatalogError(WeamError, ValueError):
     """A catalog file or directory cannot be used (not a .mo file, truncated, no catalogs)."""
 
 

@@ -31,6 +31,7 @@ from typing import Dict, List, Sequence, Tuple
 
 from tqdm import tqdm
 
+from fairseq_weam.atomic import atomic_path
 from fairseq_weam.corpus.gettext_catalogs import DEFAULT_LOCALE_DIR, iter_catalog_messages
 
 _PROGRAM_SUFFIX = re.compile(r"(-properties)$|[-_]?\d.*$")
@@ -210,9 +211,12 @@ def write_task(out_dir, s: PairTaskSettings) -> dict:
         "dev": pair_maker(dev_pool, s.dev_size, s.candidates, rng),
         "test": pair_maker(test_pool, s.test_size, s.candidates, rng),
     }
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    tmp.mkdir(parents=True, exist_ok=False)
+    with atomic_path(out_dir, directory=True) as tmp:
+        _write_task_files(tmp, s, programs, splits, stats)
+    return json.loads((out_dir / "gettext_pairs_report.json").read_text(encoding="utf-8"))
 
+
+def _write_task_files(tmp, s, programs, splits, stats):
     def write(name, rows):
         with open(tmp / name, "w", encoding="utf-8") as f:
             f.writelines(f"{a}\t{b}\t{label}\n" for a, b, label in rows)
@@ -231,5 +235,3 @@ def write_task(out_dir, s: PairTaskSettings) -> dict:
         "counts": dict(stats),
     }
     (tmp / "gettext_pairs_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.rename(out_dir)
-    return report

@@ -3,7 +3,6 @@ from fairseq_weam.data.aligned_pair_dataset import AlignedPairDataset
 from fairseq_weam.data.objective_batch_dataset import ObjectiveBatchDataset
 from fairseq_weam.data.pair_masking_dataset import PairMaskingDataset, mask_pieces
 from fairseq_weam.data.pair_sampling import pair_sampling_probabilities, sample_pairs_with_temperature
-from fairseq_weam.data.word_starts import word_start_table
 
 __all__ = [
     "AlignedPairDataset",
@@ -12,5 +11,4 @@ __all__ = [
     "mask_pieces",
     "pair_sampling_probabilities",
     "sample_pairs_with_temperature",
-    "word_start_table",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset
 
-from fairseq_weam.data.word_starts import word_ids
+from fairseq_weam.text.pieces import word_ids
 
 
 def mask_pieces(tokens, rng, *, mask_idx, pad_idx, random_tokens, mask_prob, leave_unmasked_prob,

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from fairseq_weam.evaluation.classifier import percent
-from fairseq_weam.evaluation.xtreme_data import PairExample
+from fairseq_weam.xtreme.io import PairExample
 from fairseq_weam.robust.embedding_attack import PGDSettings, pgd_perturbation
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter
 

@@ -15,16 +15,17 @@ from fairseq import checkpoint_utils
 from fairseq.data import Dictionary, data_utils
 
 import fairseq_weam  # noqa: F401  (registers the criterion; makes checkpoints loadable under torch >= 2.6)
-from fairseq_weam.evaluation.pair_encoding import PairEncoder
-from fairseq_weam.evaluation.xtreme_data import PairExample
-from fairseq_weam.finetune.xtreme_binarize import write_label_dictionary
+from fairseq_weam.xtreme.encoding import PairEncoder
+from fairseq_weam.xtreme.io import PairExample
+from fairseq_weam.xtreme.binarize import write_label_dictionary
 from fairseq_weam.robust import embedding_forward
+from fairseq_weam.errors import WeamError
 
 #: perturb(src_tokens B x T, embeddings B x T x C, padding_mask B x T, label_ids B) -> fp32 delta B x T x C
 Perturbation = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(WeamError, ValueError):
     """Dictionary or label set do not fit the checkpoint."""
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from fairseq import checkpoint_utils
 from fairseq.data import data_utils
 
-from fairseq_weam.data.word_starts import word_ids, word_start_table
+from fairseq_weam.text.pieces import word_ids, word_start_table
 from fairseq_weam.tasks.weam import WeamConfig, WeamTask
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from fairseq_weam.evaluation import zero_shot
 from fairseq_weam.evaluation.attacks import pgd_attack_accuracy, synonym_attack_accuracy
 from fairseq_weam.evaluation.classifier import PairClassifier
 from fairseq_weam.evaluation.smoothing import smoothed_accuracy
-from fairseq_weam.evaluation.xtreme_data import check_parallel, read_test_sets
+from fairseq_weam.xtreme.io import check_parallel, read_test_sets
 from fairseq_weam.robust.embedding_attack import PGDSettings
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
 

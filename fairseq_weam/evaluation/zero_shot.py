@@ -2,7 +2,7 @@
 setting of Robust-XLT (sentence1 in l1, sentence2 in l2, for every ordered pair of test languages)."""
 from typing import Dict, List
 
-from fairseq_weam.evaluation.xtreme_data import PairExample, generalized_pairs
+from fairseq_weam.xtreme.io import PairExample, generalized_pairs
 
 
 def mean(values):

@@ -1,22 +1,13 @@
 """Binarization with ``fairseq-preprocess`` (text, and alignments via ``--align-suffix align``), per pair."""
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from fairseq_weam.fairseq_preprocess import run_fairseq_preprocess
 from fairseq_weam.prepare.config import PrepareError
 
 _SPLIT_FLAGS = {"train": "--trainpref", "valid": "--validpref", "test": "--testpref"}
-
-
-def fairseq_preprocess_binary() -> str:
-    beside_python = Path(sys.executable).parent / "fairseq-preprocess"
-    found = str(beside_python) if beside_python.exists() else shutil.which("fairseq-preprocess")
-    if not found:
-        raise PrepareError("fairseq-preprocess not found beside this Python or on PATH; install fairseq")
-    return found
 
 
 def binarized_names(pair, splits) -> List[str]:
@@ -33,15 +24,12 @@ def binarize_pair(pieces_dir, pair, splits, dict_path, outputs: Dict[str, Path],
     """Run fairseq-preprocess on ``pieces_dir/{split}.l1-l2.{l1,l2,align}``; move each file to ``outputs[name]``."""
     l1, l2 = pair
     with tempfile.TemporaryDirectory(prefix=f"weam-binarize-{l1}-{l2}-", dir=tmp_dir) as dest:
-        args = [fairseq_preprocess_binary(), "--source-lang", l1, "--target-lang", l2, "--align-suffix", "align",
+        args = ["--source-lang", l1, "--target-lang", l2, "--align-suffix", "align",
                 "--srcdict", str(dict_path), "--tgtdict", str(dict_path), "--destdir", dest,
                 "--workers", str(workers)]
         for split in splits:
             args += [_SPLIT_FLAGS[split], str(Path(pieces_dir) / f"{split}.{l1}-{l2}")]
-        proc = subprocess.run(args, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
-            raise PrepareError(f"fairseq-preprocess failed for {l1}-{l2} (exit {proc.returncode}):\n{tail}")
+        run_fairseq_preprocess(args, f"{l1}-{l2}")
         for name, target in outputs.items():
             produced = Path(dest) / name
             if not produced.exists():

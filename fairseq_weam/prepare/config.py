@@ -2,8 +2,10 @@
 from dataclasses import dataclass, field, fields
 from typing import List, Optional
 
+from fairseq_weam.errors import WeamError
 
-class PrepareError(RuntimeError):
+
+class PrepareError(WeamError, RuntimeError):
     """Bad input or a failed stage; the message says what, where, and what to do."""
 
 

@@ -9,7 +9,8 @@ from typing import Dict, List, Sequence
 from tqdm import tqdm
 
 from fairseq_weam.align.pharaoh import format_links, parse_links
-from fairseq_weam.align.piece_projection import project_links, word_spans, words_from_pieces
+from fairseq_weam.align.piece_projection import project_links
+from fairseq_weam.text.pieces import word_spans, words_from_pieces
 from fairseq_weam.align.word_aligners import align_word_corpus
 
 

@@ -11,6 +11,7 @@ from typing import List
 
 from fairseq_weam.align.external_tool import AlignerError
 from fairseq_weam.align.pharaoh import AlignmentError
+from fairseq_weam.fairseq_preprocess import PreprocessError
 from fairseq_weam.prepare.binarize import binarize_pair, binarized_names
 from fairseq_weam.prepare.cleaning import clean_split
 from fairseq_weam.prepare.config import PrepareConfig, PrepareError
@@ -141,4 +142,4 @@ def _dict_size(dict_path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-PREPARE_ERRORS = (PrepareError, AlignerError, AlignmentError)
+PREPARE_ERRORS = (PrepareError, AlignerError, AlignmentError, PreprocessError)

@@ -1,8 +1,9 @@
 """The preparation report: ``prep_report.json`` for machines and ``prep_report.txt`` for people."""
 import json
-import os
 from pathlib import Path
 from typing import Dict, List
+
+from fairseq_weam.atomic import write_text_atomic
 
 DROP_REASONS = ("bad_utf8", "empty", "too_long_chars", "too_long_pieces", "length_ratio", "bad_link")
 
@@ -59,7 +60,5 @@ def write_report(dest_dir, report: Dict) -> List[str]:
     lines = report_lines(report)
     for name, text in (("prep_report.json", json.dumps(report, indent=1) + "\n"),
                        ("prep_report.txt", "\n".join(lines) + "\n")):
-        tmp = dest_dir / (name + ".partial")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, dest_dir / name)
+        write_text_atomic(dest_dir / name, text)
     return lines

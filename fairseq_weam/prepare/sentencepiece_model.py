@@ -13,7 +13,7 @@ import sentencepiece as spm
 from tqdm import tqdm
 
 from fairseq_weam.align.pharaoh import read_valid_links
-from fairseq_weam.align.piece_projection import word_spans
+from fairseq_weam.text.pieces import word_spans
 from fairseq_weam.prepare.config import PrepareError
 
 _BATCH = 1000

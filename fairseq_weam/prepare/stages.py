@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
+from fairseq_weam.atomic import write_text_atomic
+
 #: Part of every stage signature: bump it when a stage's output for the same inputs changes.
 PIPELINE_VERSION = 2
 
@@ -63,9 +65,7 @@ class StageRunner:
         seconds = round(time.time() - start, 3)
         record = {"name": name, "signature": signature, "stats": stats, "seconds": seconds}
         self.records_dir.mkdir(parents=True, exist_ok=True)
-        tmp = record_path.with_name(record_path.name + ".partial")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-        os.replace(tmp, record_path)
+        write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True))
         self.results[name] = dict(record, status="ran")
         self.log(f"stage {name}: done in {seconds:.1f}s")
         return signature

@@ -12,10 +12,12 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Sequence, Tuple
 
+from fairseq_weam.errors import WeamError
+
 _TOKEN = re.compile(r"^(\W*)(.*?)(\W*)$", re.UNICODE)
 
 
-class NeighboursError(ValueError):
+class NeighboursError(WeamError, ValueError):
     """A neighbours file that is not ``{word: [neighbours]}`` JSON."""
 
 

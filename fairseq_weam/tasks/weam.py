@@ -22,9 +22,9 @@ from fairseq_weam.data import (
     ObjectiveBatchDataset,
     PairMaskingDataset,
     sample_pairs_with_temperature,
-    word_start_table,
 )
 from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES
+from fairseq_weam.text.pieces import word_start_table
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Sequence
 
+from fairseq_weam.errors import WeamError
+
 #: Label sets of the known tasks, in the order that defines the class ids.
 TASK_LABELS = {
     "xnli": ("entailment", "neutral", "contradiction"),
@@ -19,7 +21,7 @@ TASK_LABELS = {
 _TEST_FILE = re.compile(r"^test-([A-Za-z_]+)\.tsv$")
 
 
-class XtremeDataError(ValueError):
+class XtremeDataError(WeamError, ValueError):
     """A task file that cannot be used as it is."""
 
 

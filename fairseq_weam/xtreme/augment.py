@@ -2,7 +2,7 @@
 import random
 from typing import Iterable, Iterator
 
-from fairseq_weam.evaluation.xtreme_data import PairExample
+from fairseq_weam.xtreme.io import PairExample
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter
 
 

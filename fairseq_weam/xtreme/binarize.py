@@ -15,19 +15,14 @@ per run).
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
-from fairseq_weam.evaluation import xtreme_data
-from fairseq_weam.evaluation.pair_encoding import PairEncoder
-
-
-class BinarizeError(RuntimeError):
-    """fairseq-preprocess failed."""
+from fairseq_weam.fairseq_preprocess import run_fairseq_preprocess
+from fairseq_weam.xtreme import io as xtreme_data
+from fairseq_weam.xtreme.encoding import PairEncoder
 
 
 def write_label_dictionary(path, labels):
@@ -57,16 +52,12 @@ def _preprocess(text_dir, column, names, dictionary, dest, workers):
     """One fairseq-preprocess call per column: train via --trainpref, the rest via --validpref, renamed."""
     others = [n for n in names if n != "train"]
     cmd = [
-        shutil.which("fairseq-preprocess") or os.path.join(os.path.dirname(sys.executable), "fairseq-preprocess"),
         "--only-source", "--srcdict", str(dictionary), "--destdir", str(dest), "--workers", str(workers),
         "--trainpref", str(text_dir / f"train.{column}"),
     ]
     if others:
         cmd += ["--validpref", ",".join(str(text_dir / f"{n}.{column}") for n in others)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BinarizeError(f"fairseq-preprocess failed on {column} (exit {proc.returncode}):\n"
-                            f"{proc.stderr[-3000:]}")
+    run_fairseq_preprocess(cmd, f"column {column}")
     for i, name in enumerate(others):
         default = "valid" if i == 0 else f"valid{i}"
         if default != name:

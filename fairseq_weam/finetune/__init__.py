@@ -1,1 +1,0 @@
-"""Fine-tuning data: XTREME / Robust-XLT sentence-pair files binarized for fairseq's sentence_prediction."""

@@ -1,0 +1,1 @@
+"""Text units over pieces: word boundaries (sentencepiece ``▁``)."""

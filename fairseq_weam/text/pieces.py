@@ -1,0 +1,45 @@
+"""Word boundaries over sentencepiece pieces: the one definition the data contract rests on.
+
+A word is a run of pieces that starts at a piece beginning with ``▁`` (U+2581), or at the first piece of
+the line. Preparation (aligners see one token per word, word links are projected onto pieces) and
+training (whole-word masking, the word-exchange links, retrieval's word pooling) both use this module,
+so a word index in an ``.align`` file and a word index computed from token ids always agree.
+fairseq's own whole-word masking for ``masked_lm`` is broken (issue #3924); the table below replaces it.
+"""
+from typing import List, Sequence
+
+import numpy as np
+
+WORD_BOUNDARY = "\u2581"
+
+
+def word_spans(pieces: Sequence[str]) -> List[range]:
+    """Piece index ranges of the words of one line: ``["▁Da", "tei", "▁x"]`` -> ``[range(0, 2), range(2, 3)]``."""
+    starts = [k for k, piece in enumerate(pieces) if k == 0 or piece.startswith(WORD_BOUNDARY)]
+    return [range(a, b) for a, b in zip(starts, starts[1:] + [len(pieces)])]
+
+
+def words_from_pieces(pieces: Sequence[str]) -> List[str]:
+    """One token per word (its pieces joined, boundary mark removed) for the word aligner.
+
+    A word that would be empty (a lone ``▁`` piece) is kept as ``▁`` so the word count never changes.
+    """
+    return ["".join(pieces[k] for k in span).replace(WORD_BOUNDARY, "") or WORD_BOUNDARY
+            for span in word_spans(pieces)]
+
+
+def word_start_table(dictionary):
+    """Boolean array over token ids: True where the piece begins a word (special symbols count as words)."""
+    table = np.zeros(len(dictionary), dtype=bool)
+    for index, symbol in enumerate(dictionary.symbols):
+        table[index] = index < dictionary.nspecial or symbol.startswith(WORD_BOUNDARY) or symbol == "<mask>"
+    return table
+
+
+def word_ids(tokens, starts_table):
+    """Word index of every piece of ``tokens`` (pieces before the first word start join word 0)."""
+    starts = starts_table[np.asarray(tokens, dtype=np.int64)]
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ids = np.cumsum(starts) - 1
+    return np.maximum(ids, 0)

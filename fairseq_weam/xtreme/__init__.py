@@ -1,0 +1,1 @@
+"""Benchmark files: reading each task's layout, labels, encoding, binarizing, augmentation."""
