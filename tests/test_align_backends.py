@@ -22,7 +22,10 @@ if {fail}:
     sys.exit(3)
 path = args[args.index("-i") + 1]
 for line in open(path, encoding="utf-8"):
-    src, tgt = (side.split() for side in line.split(" ||| "))
+    # tokenized as fast_align does: on ' ' and tab, and a tab also separates the sides
+    tokens = [t for t in line.rstrip("\\n").replace("\\t", " ||| ").split(" ") if t]
+    cut = tokens.index("|||") if "|||" in tokens else len(tokens)  # the first ||| token ends the source
+    src, tgt = tokens[:cut], tokens[cut + 1:]
     links = [f"{{i}}-{{j}}" for i, s in enumerate(src) for j, t in enumerate(tgt) if s == t]
     if "-r" in args:
         links = links[::-1]
@@ -99,6 +102,8 @@ def test_fast_align_output_of_wrong_length_is_an_error(tmp_path):
 
 def test_eflomal_on_a_tiny_corpus(tmp_path):
     sentences = [s.split() for s in random_sentences(60, vocab_size=30, seed=1)]
+    for words in sentences[::3]:
+        words.insert(1, "|||")  # eflomal reads -s/-t files (no ||| separator): a plain word there
     targets = [[w.upper() for w in s] for s in sentences]  # a word-for-word "translation"
     links = align_word_corpus(sentences, targets, aligner="eflomal", tmp_dir=tmp_path)
     assert len(links) == len(sentences)
@@ -107,3 +112,31 @@ def test_eflomal_on_a_tiny_corpus(tmp_path):
     assert total >= 0.8 * sum(len(s) for s in sentences)
     assert diagonal >= 0.8 * total, (diagonal, total)
     assert not list(tmp_path.iterdir())
+
+
+def test_separator_as_a_word_keeps_the_word_count(tmp_path):
+    # "|||" is fast_align's side separator: as a word it would end the source early and shift every link.
+    src = [["a", "|||", "b"], ["|||"], ["x", "y"]]
+    tgt = [["b", "|||", "a", "|||"], ["z", "|||"], ["y", "|||", "x"]]
+    links = align_word_corpus(src, tgt, aligner="fast_align", heuristic="union",
+                              fast_align_bin=fake_fast_align(tmp_path), tmp_dir=tmp_path)
+    # The stand-in links equal words: work out the same from the words themselves.
+    expected = [{(i, j) for i, s in enumerate(x) for j, t in enumerate(y) if s == t} for x, y in zip(src, tgt)]
+    assert links == expected
+    assert (1, 1) in links[0] and (1, 3) in links[0]  # the "|||" words align with each other
+
+
+def test_bad_aligner_links_do_not_suggest_on_bad_link(tmp_path):
+    outside = write_script(tmp_path / "fast_align", f"#!{sys.executable}\nprint('0-0 0-7')\n")
+    with pytest.raises(AlignerError) as err:
+        align_word_corpus([["a"]], [["a"]], aligner="fast_align", fast_align_bin=outside, tmp_dir=tmp_path)
+    message = str(err.value)
+    assert "fast_align output line 1: link 0-7 is outside the sentence pair" in message
+    assert "--on-bad-link" not in message  # that flag is about the user's own link files
+
+
+def test_short_atools_output_is_an_error(tmp_path):
+    atools = write_script(tmp_path / "atools", f"#!{sys.executable}\nprint('0-0')\n")
+    with pytest.raises(AlignerError, match=r"^atools \(.*/atools\) wrote 1 lines of links for 3 sentence pairs;"):
+        align_word_corpus([["a"], ["b"], ["c"]], [["a"], ["b"], ["c"]], aligner="fast_align",
+                          fast_align_bin=fake_fast_align(tmp_path), atools_bin=atools, tmp_dir=tmp_path)

@@ -1,7 +1,9 @@
 """fast_align (Dyer et al. 2013) through ``subprocess``: forward ``-i F -d -o -v``, reverse adds ``-r``.
 
-Its input is one ``source ||| target`` line per sentence pair; both directions print ``source-target``
-links on stdout.
+Its input is one ``source ||| target`` line per sentence pair (tokens split on spaces and tabs; the first
+``|||`` token ends the source); both directions print ``source-target`` links on stdout. A word that is
+itself ``|||`` is written as :data:`SEPARATOR_STANDIN` so the word counts stay the same; links are by
+index, so nothing is translated back.
 """
 from fairseq_weam.align.external_tool import find_binary, run_tool
 
@@ -11,11 +13,21 @@ INSTALL_HINT = (
 )
 
 
+SEPARATOR = "|||"
+# Contains the word boundary mark, which words built from pieces never do (a lone mark is written "\u2581").
+SEPARATOR_STANDIN = "\u2581|||\u2581"
+
+
+def fast_align_side(line: str) -> str:
+    """One side of an input line: whitespace tokens, a ``|||`` token replaced by the stand-in."""
+    return " ".join(SEPARATOR_STANDIN if token == SEPARATOR else token for token in line.split())
+
+
 def write_fast_align_input(src_path, tgt_path, joint_path):
     with open(src_path, encoding="utf-8") as src, open(tgt_path, encoding="utf-8") as tgt, \
             open(joint_path, "w", encoding="utf-8") as out:
         for s, t in zip(src, tgt):
-            out.write(f"{s.strip()} ||| {t.strip()}\n")
+            out.write(f"{fast_align_side(s)} {SEPARATOR} {fast_align_side(t)}\n")
 
 
 def align_fast_align(src_path, tgt_path, forward_path, reverse_path, binary=None, joint_path=None):

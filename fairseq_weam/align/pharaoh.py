@@ -26,13 +26,16 @@ def parse_links(line: str, where: str = "<line>") -> FrozenSet[Link]:
     return frozenset(links)
 
 
-def check_links(links: Iterable[Link], src_len: int, tgt_len: int, where: str = "<line>"):
-    """Raise :class:`AlignmentError` when a link points past the end of either sentence."""
+USER_FILE_FIX = "the alignment file does not match the text (or pass --on-bad-link skip)"
+
+
+def check_links(links: Iterable[Link], src_len: int, tgt_len: int, where: str = "<line>", fix: str = USER_FILE_FIX):
+    """Raise :class:`AlignmentError` when a link points past the end of either sentence; ``fix`` ends the message."""
     for i, j in sorted(links):
         if i >= src_len or j >= tgt_len:
             raise AlignmentError(
                 f"{where}: link {i}-{j} is outside the sentence pair ({src_len} source and {tgt_len} target "
-                f"words); the alignment file does not match the text (or pass --on-bad-link skip)"
+                f"words); {fix}"
             )
 
 

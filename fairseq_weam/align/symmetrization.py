@@ -11,7 +11,7 @@ import shutil
 from typing import FrozenSet, List, Optional, Sequence
 
 from fairseq_weam.align.external_tool import AlignerError, run_tool
-from fairseq_weam.align.pharaoh import Link, format_links, parse_links, read_pharaoh_file
+from fairseq_weam.align.pharaoh import AlignmentError, Link, format_links, parse_links, read_pharaoh_file
 
 HEURISTICS = ("grow-diag-final-and", "intersect", "union")
 _NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
@@ -75,10 +75,6 @@ def symmetrize_files(forward_path, reverse_path, heuristic="grow-diag-final-and"
     if heuristic not in HEURISTICS:
         raise ValueError(f"unknown symmetrization heuristic {heuristic!r}; choose one of {', '.join(HEURISTICS)}")
     atools = find_atools(atools_bin)
-    if atools:
-        out = run_tool([atools, "-i", str(forward_path), "-j", str(reverse_path), "-c", heuristic], "atools",
-                       install_hint="build atools from https://github.com/clab/fast_align")
-        return [parse_links(line, f"atools output line {n}") for n, line in enumerate(out.splitlines(), 1)]
     forward = read_pharaoh_file(forward_path)
     reverse = read_pharaoh_file(reverse_path)
     if len(forward) != len(reverse):
@@ -86,7 +82,20 @@ def symmetrize_files(forward_path, reverse_path, heuristic="grow-diag-final-and"
             f"forward links {forward_path} ({len(forward)} lines) and reverse links {reverse_path} "
             f"({len(reverse)} lines) differ in length"
         )
-    return [symmetrize(f, r, heuristic) for f, r in zip(forward, reverse)]
+    if not atools:
+        return [symmetrize(f, r, heuristic) for f, r in zip(forward, reverse)]
+    out = run_tool([atools, "-i", str(forward_path), "-j", str(reverse_path), "-c", heuristic], "atools",
+                   install_hint="build atools from https://github.com/clab/fast_align")
+    lines = out.splitlines()
+    if len(lines) != len(forward):
+        raise AlignerError(
+            f"atools ({atools}) wrote {len(lines)} lines of links for {len(forward)} sentence pairs; check the atools binary, or omit --atools-bin and remove atools from PATH to "
+            f"use the built-in symmetrization"
+        )
+    try:
+        return [parse_links(line, f"atools output line {n}") for n, line in enumerate(lines, 1)]
+    except AlignmentError as err:
+        raise AlignerError(f"atools ({atools}) wrote unusable links: {err}") from None
 
 
 def write_links(path, lines: Sequence[FrozenSet[Link]]):

@@ -54,6 +54,7 @@ def check_aligner_output(path, src_words, tgt_words, aligner):
         if len(lines) != len(src_words):
             raise AlignerError(f"{aligner} wrote {len(lines)} lines of links for {len(src_words)} sentence pairs")
         for number, (links, src, tgt) in enumerate(zip(lines, src_words, tgt_words), 1):
-            check_links(links, len(src), len(tgt), f"{aligner} output line {number}")
+            check_links(links, len(src), len(tgt), f"{aligner} output line {number}",
+                        fix=f"the {aligner} binary does not read its input as expected (is it a real {aligner}?)")
     except AlignmentError as err:
         raise AlignerError(f"{aligner} wrote unusable links: {err}") from None
