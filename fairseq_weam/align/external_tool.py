@@ -1,6 +1,9 @@
 """Running an external aligner binary: find it, run it, turn failures into errors a user can act on."""
+import os
 import shutil
+import signal
 import subprocess
+import time
 from typing import Optional, Sequence
 
 from fairseq_weam.errors import WeamError
@@ -20,25 +23,60 @@ def find_binary(name: str, given: Optional[str], install_hint: str, flag: str) -
     return found
 
 
-def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None) -> str:
+def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None, tmp_dir=None) -> str:
     """Run ``args``; return its stdout (when not redirected to the ``stdout`` file object).
 
+    The tool runs in its own process group (with ``TMPDIR=tmp_dir`` when given, so its own temporary
+    files land there); an exception or interrupt while it runs ends the whole group, workers included.
     A missing executable or a non-zero exit becomes an :class:`AlignerError` with the command and the
     tail of its stderr.
     """
     args = [str(a) for a in args]
+    env = dict(os.environ, TMPDIR=str(tmp_dir)) if tmp_dir is not None else None
     try:
-        proc = subprocess.run(
-            args, stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.Popen(
+            args, stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise AlignerError(f"{name} binary not found: {args[0]}; install it: {install_hint}") from None
     except PermissionError:
         raise AlignerError(f"{name} binary is not executable: {args[0]}; install it: {install_hint}") from None
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        end_process_group(proc)
+        raise
     if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()[-15:]
+        tail = err.decode("utf-8", errors="replace").strip().splitlines()[-15:]
         raise AlignerError(
             f"{name} failed (exit status {proc.returncode}): {' '.join(args)}\n"
             + "\n".join(f"  {line}" for line in tail)
         )
-    return proc.stdout.decode("utf-8") if stdout is None else ""
+    return out.decode("utf-8") if stdout is None else ""
+
+
+def end_process_group(proc: subprocess.Popen, grace_s: float = 3.0):
+    """SIGTERM to ``proc``'s process group, SIGKILL to what is left after ``grace_s``; reap ``proc``."""
+    group = proc.pid  # start_new_session: the group id is the leader's pid, kept until it is reaped
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, grace_s)):
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and _group_running(group, proc):
+            time.sleep(0.05)
+        if not _group_running(group, proc):
+            break
+    proc.wait()
+
+
+def _group_running(group: int, proc: subprocess.Popen) -> bool:
+    if proc.poll() is None:
+        return True
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True

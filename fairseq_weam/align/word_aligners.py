@@ -2,8 +2,8 @@
 
 The backends (``eflomal``, ``fast_align``) see the word tokens built by
 :func:`~fairseq_weam.align.piece_projection.words_from_pieces`, one line per sentence pair; their forward
-and reverse links are checked against the word counts and symmetrized. Temporary files live in a
-temporary directory that is removed whatever happens.
+and reverse links are checked against the word counts and symmetrized. Temporary files (the tools' own
+included) live in a ``weam-align-*`` directory that is removed whatever happens, an interrupt included.
 """
 import tempfile
 from pathlib import Path
@@ -39,9 +39,9 @@ def align_word_corpus(
                 f.writelines(" ".join(words) + "\n" for words in lines)
         forward, reverse = tmp / "forward", tmp / "reverse"
         if aligner == "eflomal":
-            align_eflomal(tmp / "src", tmp / "tgt", forward, reverse, binary=eflomal_bin)
+            align_eflomal(tmp / "src", tmp / "tgt", forward, reverse, binary=eflomal_bin, tmp_dir=tmp)
         else:
-            align_fast_align(tmp / "src", tmp / "tgt", forward, reverse, binary=fast_align_bin)
+            align_fast_align(tmp / "src", tmp / "tgt", forward, reverse, binary=fast_align_bin, tmp_dir=tmp)
         for path in (forward, reverse):
             check_aligner_output(path, src_words, tgt_words, aligner)
         return symmetrize_files(forward, reverse, heuristic, atools_bin)
