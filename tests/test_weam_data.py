@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fairseq import metrics
 from fairseq.data import Dictionary
 
 from fairseq_weam.criterions.weam import WeamCriterion, mean_linked_states
@@ -153,11 +154,21 @@ def test_tlm_and_mlm_batches_have_no_cross_links():
 def test_mean_linked_states_averages_every_linked_piece():
     features = torch.arange(2 * 6 * 3, dtype=torch.float).view(2, 6, 3)
     links = torch.tensor([[1, 8], [1, 9], [7, 2]])
-    queries, states = mean_linked_states(features, links)
     flat = features.view(-1, 3)
-    assert queries.tolist() == [1, 7]
+    states = mean_linked_states(flat, links[:, 1], torch.tensor([0, 0, 1]), 2)
     assert torch.allclose(states[0], (flat[8] + flat[9]) / 2)
     assert torch.allclose(states[1], flat[2])
+
+
+def test_collater_lists_the_queries_and_counts_on_the_cpu():
+    d, batch = collate("weam", "separate")
+    flat_target = batch["target"].view(-1)
+    assert batch["ml_positions"].tolist() == [i for i, t in enumerate(flat_target.tolist()) if t != d.pad()]
+    assert batch["ml_tokens"] == 4 and isinstance(batch["ml_tokens"], int)
+    queries = batch["cross_queries"]
+    assert queries.tolist() == sorted({q for q, _ in batch["cross_links"].tolist()})
+    assert torch.equal(queries[batch["cross_slot"]], batch["cross_links"][:, 0])
+    assert batch["cl_tokens"] == 3 and isinstance(batch["cl_tokens"], int)
 
 
 class StubModel(torch.nn.Module):
@@ -177,8 +188,16 @@ class StubModel(torch.nn.Module):
         return self.head(features if masked_tokens is None else features[masked_tokens])
 
 
+def masked_cross_entropy(model, features, target, pad):
+    """Independent: the masked positions are read off the target here, the loss taken position by position."""
+    flat, flat_target = features.view(-1, features.size(-1)), target.view(-1)
+    terms = [F.cross_entropy(model.head(flat[i]).unsqueeze(0), flat_target[i].view(1))
+             for i in range(len(flat_target)) if flat_target[i] != pad]
+    return torch.stack(terms)
+
+
 @pytest.mark.parametrize("cl_weight", [1.0, 0.5])
-def test_criterion_cross_lingual_loss_uses_exchanged_states_of_aligned_masked_pieces(cl_weight):
+def test_criterion_loss_is_mean_ml_plus_lambda_mean_cl(cl_weight):
     torch.manual_seed(0)
     d, batch = collate("weam", "separate")
     features = torch.randn(2, 6, 8)
@@ -187,15 +206,43 @@ def test_criterion_cross_lingual_loss_uses_exchanged_states_of_aligned_masked_pi
     loss, sample_size, log = criterion(model, batch)
 
     flat = features.view(-1, 8)
-    ce = lambda h, t: F.cross_entropy(model.head(h).unsqueeze(0), torch.tensor([t]), reduction="sum")
+    ce = lambda h, t: F.cross_entropy(model.head(h).unsqueeze(0), torch.tensor([t]))
     # multilingual: the four masked pieces, each from its own state
-    ml = ce(flat[1], 10) + ce(flat[3], 12) + ce(flat[7], 20) + ce(flat[9], 22)
+    ml = masked_cross_entropy(model, features, batch["target"], d.pad())
+    assert len(ml) == 4
+    assert torch.allclose(ml, torch.stack([ce(flat[1], 10), ce(flat[3], 12), ce(flat[7], 20), ce(flat[9], 22)]))
     # cross-lingual: x0 from mean(y1, y2); y0 from x1; y2 from mean(x0, x3); x2 (unaligned) nothing
-    cl = ce((flat[8] + flat[9]) / 2, 10) + ce(flat[2], 20) + ce((flat[1] + flat[4]) / 2, 22)
+    cl = torch.stack([ce((flat[8] + flat[9]) / 2, 10), ce(flat[2], 20), ce((flat[1] + flat[4]) / 2, 22)])
     assert sample_size == 4 and log["ml_tokens"] == 4 and log["cl_tokens"] == 3
-    assert torch.allclose(log["ml_loss"], ml.detach(), atol=1e-5)
-    assert torch.allclose(log["cl_loss"], cl.detach(), atol=1e-5)
-    assert torch.allclose(loss, (ml + cl_weight * cl).detach(), atol=1e-5)
+    assert torch.allclose(log["ml_loss"], ml.sum().detach(), atol=1e-5)
+    assert torch.allclose(log["cl_loss"], cl.sum().detach(), atol=1e-5)
+    # what fairseq optimizes: loss / sample_size = mean_ml + λ·mean_cl, each over its own pieces
+    assert torch.allclose(loss / sample_size, (ml.mean() + cl_weight * cl.mean()).detach(), atol=1e-5)
+
+    with metrics.aggregate() as agg:
+        WeamCriterion.reduce_metrics([log])
+    logged = agg.get_smoothed_values()
+    bits = math.log(2)
+    assert logged["ml_loss"] == pytest.approx(float(ml.mean()) / bits, abs=1e-3)
+    assert logged["cl_loss"] == pytest.approx(float(cl.mean()) / bits, abs=1e-3)
+    assert logged["loss"] == pytest.approx(float(ml.mean() + cl_weight * cl.mean()) / bits, abs=1e-3)
+
+
+def test_logged_loss_over_two_batches_uses_global_means_per_term():
+    torch.manual_seed(1)
+    d, batch = collate("weam", "separate")
+    criterion = WeamCriterion(SimpleNamespace(target_dictionary=d), cl_weight=0.5)
+    logs, ml_terms, cl_terms = [], [], []
+    for _ in range(2):
+        model = StubModel(torch.randn(2, 6, 8), len(d))
+        logs.append(criterion(model, batch)[2])
+        ml_terms.append(float(logs[-1]["ml_loss"]))
+        cl_terms.append(float(logs[-1]["cl_loss"]))
+    with metrics.aggregate() as agg:
+        WeamCriterion.reduce_metrics(logs)
+    logged = agg.get_smoothed_values()
+    expected = (sum(ml_terms) / 8 + 0.5 * sum(cl_terms) / 6) / math.log(2)
+    assert logged["loss"] == pytest.approx(expected, abs=1e-3)
 
 
 def test_criterion_logs_the_same_keys_for_every_objective():

@@ -1,13 +1,24 @@
 """The ``weam`` criterion: multilingual prediction plus cross-lingual (word-exchange) prediction.
 
-L = L_ml + λ·L_cl. L_ml is the masked-LM cross-entropy on the masked pieces of x and y. For L_cl, every
-masked piece with links gets h̃ = the mean of the final-layer states of the pieces it is linked to in the
-other sentence, and its token is predicted from h̃ by the same LM head; masked pieces without links add
-nothing. The batch lists the (query, key) pairs in ``sample["cross_links"]`` (``ObjectiveBatchDataset``);
-for ``tlm`` / ``mlm`` batches it is empty and the criterion is the plain masked-LM loss, with the same
-logged keys. Gradients are normalized by the number of masked pieces (``sample_size = ml_tokens``).
+L = mean_ml + λ·mean_cl, each term averaged over its own predicted pieces, so that λ means the same whatever
+the alignment coverage. mean_ml is the masked-LM cross-entropy over the masked pieces of x and y. For
+mean_cl, every masked piece with links gets h̃ = the mean of the final-layer states of the pieces it is
+linked to in the other sentence, and its token is predicted from h̃ by the same LM head; masked pieces
+without links add nothing. The batch lists the (query, key) pairs in ``sample["cross_links"]``
+(``ObjectiveBatchDataset``); for ``tlm`` / ``mlm`` batches it is empty and the criterion is the plain
+masked-LM loss, with the same logged keys.
+
+Normalization. fairseq divides the summed gradients of all micro-batches (``--update-freq``) and workers by
+the sum of their ``sample_size``. This criterion returns ``ml_sum + λ·(ml_tokens/cl_tokens)·cl_sum`` with
+``sample_size = ml_tokens``: on one batch that is exactly mean_ml + λ·mean_cl; over several, the ml term is
+the global per-token mean, exactly as fairseq's ``masked_lm`` (so ``--update-freq 2`` equals the bigger
+batch), and the cl term is exact whenever the micro-batches share their coverage ``cl_tokens/ml_tokens``
+(else each micro-batch's cl mean is weighted by its share of masked pieces). Returning a per-batch mean with
+``sample_size = 1`` would instead weight every micro-batch equally, whatever its size, for both terms.
+The logged ``loss`` is ``ml_loss + λ·cl_loss`` of the global means (base 2, per own pieces).
 """
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -15,25 +26,50 @@ import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
+from fairseq.modules import LearnedPositionalEmbedding
+
+from fairseq_weam.errors import WeamError
 
 
 @dataclass
 class WeamCriterionConfig(FairseqDataclass):
     cl_weight: float = field(
-        default=1.0, metadata={"help": "λ, weight of the cross-lingual prediction loss: L = L_ml + λ·L_cl"}
+        default=1.0,
+        metadata={"help": "λ in L = mean_ml + λ·mean_cl (each mean over its own predicted pieces)"},
     )
 
 
-def mean_linked_states(features, cross_links):
-    """``(queries, h̃)``: the distinct query positions and, per query, the mean of its keys' states.
+def mean_linked_states(flat, keys, slot, n_queries):
+    """Per query, the mean of its keys' states: ``flat`` (B*T) x C states, ``keys`` N positions in it,
+    ``slot`` N query numbers in ``[0, n_queries)`` (sizes given by the collater: no device sync)."""
+    summed = flat.new_zeros(n_queries, flat.size(1)).index_add_(0, slot, flat.index_select(0, keys))
+    counts = flat.new_zeros(n_queries).index_add_(0, slot, flat.new_ones(len(slot)))
+    return summed / counts.unsqueeze(1)
 
-    ``features`` is B x T x C; ``cross_links`` N x 2 positions in the flattened B*T batch.
+
+@contextmanager
+def given_positions(model, positions):
+    """Run ``model`` with these position ids instead of fairseq's ``pad + 1 + t`` (``--reset-positions``).
+
+    fairseq's RoBERTa encoder takes no position ids, so a forward hook on its learned positional embedding
+    replaces that module's output by the embedding of ``positions``; the hook is removed on exit.
     """
-    flat = features.reshape(-1, features.size(-1))
-    queries, slot = torch.unique(cross_links[:, 0], return_inverse=True)
-    summed = flat.new_zeros(len(queries), flat.size(1)).index_add_(0, slot, flat[cross_links[:, 1]])
-    counts = torch.bincount(slot, minlength=len(queries)).to(flat.dtype)
-    return queries, summed / counts.unsqueeze(1)
+    if positions is None:
+        yield
+        return
+    embed = getattr(getattr(model.encoder, "sentence_encoder", None), "embed_positions", None)
+    if not isinstance(embed, LearnedPositionalEmbedding):
+        raise WeamError(
+            "--reset-positions needs a model with learned positional embeddings (RoBERTa / XLM-R); "
+            f"this one has {type(embed).__name__}: drop the flag"
+        )
+    handle = embed.register_forward_hook(
+        lambda module, args, output: F.embedding(positions, module.weight, module.padding_idx)
+    )
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @register_criterion("weam", dataclass=WeamCriterionConfig)
@@ -49,30 +85,33 @@ class WeamCriterion(FairseqCriterion):
         return loss, correct
 
     def forward(self, model, sample, reduce=True):
-        target = sample["target"]
-        masked = target.ne(self.padding_idx)
-        features = model(sample["net_input"]["src_tokens"], features_only=True)[0]
+        net_input = sample["net_input"]
+        with given_positions(model, net_input.get("positions")):
+            features = model(net_input["src_tokens"], features_only=True)[0]
+        flat = features.reshape(-1, features.size(-1))
+        flat_target = sample["target"].reshape(-1)
 
-        ml_logits = model.encoder.output_layer(features, masked_tokens=masked)
-        ml_loss, ml_correct = self._cross_entropy(ml_logits, target[masked])
-        ml_tokens = int(masked.sum())
+        ml_positions = sample["ml_positions"]
+        ml_logits = model.encoder.output_layer(flat.index_select(0, ml_positions))
+        ml_loss, ml_correct = self._cross_entropy(ml_logits, flat_target.index_select(0, ml_positions))
+        ml_tokens, cl_tokens = sample["ml_tokens"], sample["cl_tokens"]
 
-        cross_links = sample.get("cross_links")
-        if cross_links is not None and len(cross_links) > 0:
-            queries, exchanged = mean_linked_states(features, cross_links)
+        if cl_tokens > 0:
+            exchanged = mean_linked_states(flat, sample["cross_links"][:, 1], sample["cross_slot"], cl_tokens)
             cl_logits = model.encoder.output_layer(exchanged)
-            cl_loss, cl_correct = self._cross_entropy(cl_logits, target.reshape(-1)[queries])
-            cl_tokens = len(queries)
+            cl_loss, cl_correct = self._cross_entropy(cl_logits, flat_target.index_select(0, sample["cross_queries"]))
         else:
-            cl_loss, cl_correct, cl_tokens = ml_loss.new_zeros(()), 0, 0
+            cl_loss, cl_correct = ml_loss.new_zeros(()), ml_correct.new_zeros(())
 
-        loss = ml_loss + self.cl_weight * cl_loss
+        # / sample_size (= ml_tokens) this is mean_ml + λ·mean_cl; see the module docstring
+        loss = ml_loss + (self.cl_weight * ml_tokens / max(cl_tokens, 1)) * cl_loss
         logging_output = {
             "loss": loss.data,
             "ml_loss": ml_loss.data,
             "cl_loss": cl_loss.data,
-            "ml_correct": int(ml_correct),
-            "cl_correct": int(cl_correct),
+            "weighted_cl_loss": self.cl_weight * cl_loss.data,
+            "ml_correct": ml_correct,
+            "cl_correct": cl_correct,
             "ml_tokens": ml_tokens,
             "cl_tokens": cl_tokens,
             "ntokens": sample["ntokens"],
@@ -83,14 +122,17 @@ class WeamCriterion(FairseqCriterion):
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
-        """Losses in bits per predicted piece (base 2, as fairseq's masked_lm); accuracies in %."""
+        """Losses in bits per predicted piece (base 2, as fairseq's masked_lm), each per its own pieces;
+        ``loss`` = ``ml_loss`` + λ·``cl_loss``; accuracies in %."""
 
         def total(key):
-            return sum(log.get(key, 0) for log in logging_outputs)
+            return utils.item(sum(log.get(key, 0) for log in logging_outputs))
 
         ml_tokens, cl_tokens = total("ml_tokens"), total("cl_tokens")
-        metrics.log_scalar("loss", total("loss") / max(ml_tokens, 1) / math.log(2), ml_tokens, round=3)
-        metrics.log_scalar("ml_loss", total("ml_loss") / max(ml_tokens, 1) / math.log(2), ml_tokens, round=3)
+        ml_mean = total("ml_loss") / max(ml_tokens, 1) / math.log(2)
+        weighted_cl_mean = total("weighted_cl_loss") / max(cl_tokens, 1) / math.log(2)
+        metrics.log_scalar("loss", ml_mean + weighted_cl_mean, ml_tokens, round=3)
+        metrics.log_scalar("ml_loss", ml_mean, ml_tokens, round=3)
         metrics.log_scalar("cl_loss", total("cl_loss") / max(cl_tokens, 1) / math.log(2), cl_tokens, round=3)
         metrics.log_scalar("ml_acc", 100.0 * total("ml_correct") / max(ml_tokens, 1), ml_tokens, round=2)
         metrics.log_scalar("cl_acc", 100.0 * total("cl_correct") / max(cl_tokens, 1), cl_tokens, round=2)

@@ -1,7 +1,88 @@
-"""One language pair: the pieces of both sides and their piece-level links, cut to a common length."""
+"""One language pair: the pieces of both sides and their piece-level links, cut to a common length.
+
+Also the one reader of a ``weam-prepare`` data directory (``dict.txt``; per pair
+``{split}.{l1}-{l2}.{l1|l2}`` and ``{split}.align.{l1}-{l2}``), used by the ``weam`` task and by evaluation.
+"""
+import os
+import re
+
 import numpy as np
 import torch
-from fairseq.data import FairseqDataset
+from fairseq.data import Dictionary, FairseqDataset, data_utils
+
+from fairseq_weam.errors import WeamError
+
+LAYOUT = ("dict.txt, {split}.{l1}-{l2}.{lang}.bin/.idx, {split}.align.{l1}-{l2}.bin/.idx "
+          "(written by weam-prepare)")
+
+
+class PairDataError(WeamError, FileNotFoundError):
+    """A file of the data directory is missing (the message names it)."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+def load_dictionary(data_dir):
+    """The shared dictionary of ``data_dir`` with ``<mask>`` appended (as the model's vocabulary)."""
+    path = os.path.join(data_dir, "dict.txt")
+    if not os.path.exists(path):
+        raise PairDataError(f"{path} not found: a weam data directory holds {LAYOUT}")
+    dictionary = Dictionary.load(path)
+    dictionary.add_symbol("<mask>")
+    return dictionary
+
+
+def find_lang_pairs(data_dir, split):
+    """Language pairs ``l1-l2`` with both sides of ``split`` binarized in ``data_dir``."""
+    pattern = re.compile(rf"^{re.escape(split)}\.([^.]+)-([^.]+)\.([^.]+)\.idx$")
+    sides = {}
+    for name in os.listdir(data_dir):
+        match = pattern.match(name)
+        if match and match.group(3) in match.group(1, 2):
+            sides.setdefault(f"{match.group(1)}-{match.group(2)}", set()).add(match.group(3))
+    return sorted(pair for pair, langs in sides.items() if len(langs) == 2)
+
+
+def select_lang_pairs(data_dir, split, wanted=None):
+    """The pairs of ``split`` named in ``wanted`` (comma-separated; default: every pair found)."""
+    found = find_lang_pairs(data_dir, split)
+    if not wanted:
+        if not found:
+            raise PairDataError(
+                f"no language pair for split '{split}' in {data_dir} "
+                f"(expected {split}.l1-l2.l1.idx and {split}.l1-l2.l2.idx)"
+            )
+        return found
+    pairs = [p.strip() for p in wanted.split(",") if p.strip()]
+    missing = [p for p in pairs if p not in found]
+    if missing:
+        raise PairDataError(
+            f"--lang-pairs {','.join(missing)}: not binarized for split '{split}' in {data_dir} "
+            f"(found: {', '.join(found) or 'none'})"
+        )
+    return pairs
+
+
+def load_aligned_pairs(data_dir, split, pair, dictionary, max_pieces, require_alignments=True,
+                       separate_rows=False):
+    """The ``AlignedPairDataset`` of one language pair and split of a weam data directory."""
+    l1, l2 = pair.split("-")
+    prefix = os.path.join(data_dir, f"{split}.{pair}.")
+    src = data_utils.load_indexed_dataset(prefix + l1, dictionary)
+    tgt = data_utils.load_indexed_dataset(prefix + l2, dictionary)
+    if src is None or tgt is None:
+        missing = prefix + (l1 if src is None else l2)
+        raise PairDataError(f"{missing}.bin/.idx not found: a weam data directory holds {LAYOUT}")
+    align_prefix = os.path.join(data_dir, f"{split}.align.{pair}")
+    align = data_utils.load_indexed_dataset(align_prefix, None)
+    if align is None and require_alignments:
+        raise PairDataError(
+            f"{align_prefix}.bin/.idx not found: the word alignments of {pair} ({split}) are needed; "
+            "weam-prepare writes them (fairseq-preprocess --align-suffix align)"
+        )
+    return AlignedPairDataset(src, tgt, align, dictionary.eos(), max_pieces, name=pair,
+                              separate_rows=separate_rows)
 
 
 class AlignedPairDataset(FairseqDataset):
@@ -10,10 +91,13 @@ class AlignedPairDataset(FairseqDataset):
     Both sides are cut to ``max_pieces`` pieces so that every objective (two sequences, or
     ``<s> x </s> y </s>``) fits the model, and so that all objectives see exactly the same pieces; links
     that point past a cut are dropped. ``sizes`` is the length of the pair as one sequence
-    (``|x| + |y| + 3``) for every objective, so that batching does not depend on the objective.
+    (``|x| + |y| + 3``) for every objective, so that every objective orders the pairs alike.
+    ``num_tokens`` is what the pair costs in the padded batch tensor, which fairseq's ``--max-tokens``
+    bounds as ``rows x longest``: ``|x| + |y| + 3`` for one row ``<s> x </s> y </s>``, and
+    ``2 * (max(|x|, |y|) + 2)`` when x and y are two rows (``separate_rows``).
     """
 
-    def __init__(self, src, tgt, align, eos, max_pieces, name=""):
+    def __init__(self, src, tgt, align, eos, max_pieces, name="", separate_rows=False):
         if len(src) != len(tgt) or (align is not None and len(align) != len(src)):
             raise ValueError(
                 f"language pair {name}: {len(src)} source lines, {len(tgt)} target lines and "
@@ -26,6 +110,10 @@ class AlignedPairDataset(FairseqDataset):
         self.src_lengths = np.minimum(self._lengths(src), max_pieces)
         self.tgt_lengths = np.minimum(self._lengths(tgt), max_pieces)
         self._sizes = (self.src_lengths + self.tgt_lengths + 3).astype(np.int64)
+        if separate_rows:
+            self._num_tokens = 2 * (np.maximum(self.src_lengths, self.tgt_lengths) + 2)
+        else:
+            self._num_tokens = self._sizes
 
     @staticmethod
     def _lengths(dataset):
@@ -56,7 +144,10 @@ class AlignedPairDataset(FairseqDataset):
         return self._sizes
 
     def num_tokens(self, index):
-        return self._sizes[index]
+        return self._num_tokens[index]
+
+    def num_tokens_vec(self, indices):
+        return self._num_tokens[indices]
 
     def size(self, index):
         return self._sizes[index]

@@ -6,9 +6,11 @@
 * sentence retrieval: mean-pooled piece states; for every x of the held-out set, is its own y the nearest
   among all y (top-1), and vice versa.
 
-Reads the same data directory as ``--task weam`` (pieces + piece-level alignments of a split).
+Reads the same data directory as ``--task weam`` (pieces + piece-level alignments of a split), through
+the same data-layer functions (``fairseq_weam.data.aligned_pair_dataset``).
 """
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +19,10 @@ import torch.nn.functional as F
 from fairseq import checkpoint_utils
 from fairseq.data import data_utils
 
+from fairseq_weam.data.aligned_pair_dataset import load_aligned_pairs, load_dictionary, select_lang_pairs
+from fairseq_weam.errors import WeamError
+from fairseq_weam.tasks.weam import EMBEDDING_KEY, WeamConfig, WeamTask
 from fairseq_weam.text.pieces import word_ids, word_start_table
-from fairseq_weam.tasks.weam import WeamConfig, WeamTask
 
 logger = logging.getLogger(__name__)
 
@@ -33,18 +37,27 @@ class RetrievalOptions:
     batch_size: int = 32
 
 
-def load_encoder(checkpoint, data):
-    """The model of ``checkpoint`` (any fairseq RoBERTa/XLM-R) with the weam task of ``data``."""
+class RetrievalError(WeamError, ValueError):
+    """The checkpoint and the data do not fit together (the message names both)."""
+
+
+def load_encoder(checkpoint, dictionary, data):
+    """``(model, max_pieces)``: the fairseq RoBERTa/XLM-R of ``checkpoint``, built over the dictionary of ``data``."""
+    dict_path = os.path.join(data, "dict.txt")
     state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
-    max_positions = int(getattr(state["cfg"].model, "max_positions", 512))
-    cfg = WeamConfig(data=str(data), seed=1, train_subset="train", finetune_from_model=None,
-                     restore_file="checkpoint_last.pt", objective="tlm",
-                     tokens_per_sample=2 * (max_positions - 2) + 3)  # each side up to max_positions - 2 pieces
-    task = WeamTask.setup_task(cfg)
-    model = task.build_model(state["cfg"].model)
-    model.load_state_dict(state["model"], strict=True, model_cfg=state["cfg"].model)
+    rows = state["model"].get(EMBEDDING_KEY)
+    if rows is not None and rows.shape[0] != len(dictionary):
+        raise RetrievalError(
+            f"vocabulary size mismatch: the checkpoint {checkpoint} has {rows.shape[0]} token embeddings, but the "
+            f"data dictionary {dict_path} gives {len(dictionary)} types (with <mask>); evaluate on data binarized "
+            "with the checkpoint's own dictionary"
+        )
+    model_cfg = state["cfg"].model
+    # a task only to build the model over this dictionary: no data is loaded through it
+    model = WeamTask(WeamConfig(data=data), dictionary).build_model(model_cfg)
+    model.load_state_dict(state["model"], strict=True, model_cfg=model_cfg)
     model.eval()
-    return model, task
+    return model, int(getattr(model_cfg, "max_positions", 512)) - 2  # <s> pieces </s>
 
 
 @torch.no_grad()
@@ -94,11 +107,9 @@ def sentence_retrieval(x_vectors, y_vectors):
             float((similarity.argmax(0) == gold).float().mean()))
 
 
-def evaluate_pair(model, task, pair, options):
-    dataset = task.load_pair(options.split, pair)
+def evaluate_pair(model, dictionary, dataset, options):
     n = min(len(dataset), options.max_sentences)
     items = [dataset[i] for i in range(n)]
-    dictionary = task.dictionary
     starts_table = word_start_table(dictionary)
     x_states = encode(model, dictionary, [it["x"] for it in items], options.layer, options.batch_size)
     y_states = encode(model, dictionary, [it["y"] for it in items], options.layer, options.batch_size)
@@ -134,10 +145,19 @@ def evaluate_pair(model, task, pair, options):
 def evaluate_retrieval(checkpoint, data, options=None):
     """Retrieval accuracies per language pair and their (macro) average, as a JSON-ready dict."""
     options = options or RetrievalOptions()
-    model, task = load_encoder(checkpoint, data)
-    task.cfg.lang_pairs = options.lang_pairs
-    pairs = task.lang_pairs(options.split)
-    results = {pair: evaluate_pair(model, task, pair, options) for pair in pairs}
+    data = str(data)
+    pairs = select_lang_pairs(data, options.split, options.lang_pairs)
+    dictionary = load_dictionary(data)
+    model, max_pieces = load_encoder(checkpoint, dictionary, data)
+    results = {}
+    for pair in pairs:
+        dataset = load_aligned_pairs(data, options.split, pair, dictionary, max_pieces, require_alignments=True)
+        results[pair] = evaluate_pair(model, dictionary, dataset, options)
+        if results[pair]["aligned_words"] == 0:
+            raise RetrievalError(
+                f"{os.path.join(data, f'{options.split}.align.{pair}')}.bin/.idx: no word link among the first "
+                f"{results[pair]['sentences']} pairs of {pair}; word retrieval needs aligned data (weam-prepare)"
+            )
     keys = ("word_acc", "word_acc_x2y", "word_acc_y2x", "sentence_acc", "sentence_acc_x2y", "sentence_acc_y2x")
     average = {k: float(np.mean([r[k] for r in results.values()])) for k in keys}
     return {"checkpoint": str(checkpoint), "data": str(data), "split": options.split, "layer": options.layer,

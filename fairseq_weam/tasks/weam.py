@@ -7,28 +7,34 @@ masks both sides of every pair (the same pieces for every objective of one seed)
 """
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-from fairseq.data import ConcatDataset, Dictionary, data_utils
+from fairseq.data import ConcatDataset
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
-from fairseq_weam.data import (
-    AlignedPairDataset,
-    ObjectiveBatchDataset,
-    PairMaskingDataset,
-    sample_pairs_with_temperature,
+from fairseq_weam.data import ObjectiveBatchDataset, PairMaskingDataset, sample_pairs_with_temperature
+from fairseq_weam.data.aligned_pair_dataset import (  # noqa: F401  (find_lang_pairs: part of this module's API)
+    find_lang_pairs,
+    load_aligned_pairs,
+    load_dictionary,
+    select_lang_pairs,
 )
-from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES
+from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES, is_concat
+from fairseq_weam.errors import WeamError
 from fairseq_weam.text.pieces import word_start_table
 
 logger = logging.getLogger(__name__)
 
 EMBEDDING_KEY = "encoder.sentence_encoder.embed_tokens.weight"
+MIN_TOKENS_PER_SAMPLE = 5  # <s> x </s> y </s> with one piece on each side
+
+
+class WeamTaskError(WeamError, ValueError):
+    """A setting of ``--task weam`` that cannot work (the message names the flag and the fix)."""
 
 
 @dataclass
@@ -70,21 +76,23 @@ class WeamConfig(FairseqDataclass):
         metadata={"help": "longest model input; each side is cut to (tokens_per_sample - 3) // 2 pieces so "
                           "that <s> x </s> y </s> fits, whatever the objective"},
     )
+    fixed_pair_order: bool = field(
+        default=False,
+        metadata={"help": "tlm and weam --input-mode concat: always <s> l1 </s> l2 </s> (default: each pair in "
+                          "either order, drawn per pair and epoch from the seed)"},
+    )
+    reset_positions: bool = field(
+        default=False,
+        metadata={"help": "tlm and weam --input-mode concat: positions restart at the second sentence, which "
+                          "gets the positions it would have alone (<s> y </s>), as XLM's TLM"},
+    )
     seed: int = II("common.seed")
+    fp16: bool = II("common.fp16")
+    bf16: bool = II("common.bf16")
+    cpu: bool = II("common.cpu")
     train_subset: str = II("dataset.train_subset")
     finetune_from_model: Optional[str] = II("checkpoint.finetune_from_model")
     restore_file: str = II("checkpoint.restore_file")
-
-
-def find_lang_pairs(data, split):
-    """Language pairs ``l1-l2`` with both sides of ``split`` binarized in ``data``."""
-    pattern = re.compile(rf"^{re.escape(split)}\.([^.]+)-([^.]+)\.([^.]+)\.idx$")
-    sides = {}
-    for name in os.listdir(data):
-        match = pattern.match(name)
-        if match and match.group(3) in match.group(1, 2):
-            sides.setdefault(f"{match.group(1)}-{match.group(2)}", set()).add(match.group(3))
-    return sorted(pair for pair, langs in sides.items() if len(langs) == 2)
 
 
 def checkpoint_vocab_size(path):
@@ -114,17 +122,43 @@ class WeamTask(FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: WeamConfig, **kwargs):
-        path = os.path.join(cfg.data, "dict.txt")
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"{path} not found: --task weam reads the shared dictionary of a directory written by "
-                "weam-prepare (dict.txt, {split}.{l1}-{l2}.{lang}.bin/.idx, {split}.align.{l1}-{l2}.bin/.idx)"
-            )
-        dictionary = Dictionary.load(path)
-        dictionary.add_symbol("<mask>")
+        dictionary = load_dictionary(cfg.data)
         logger.info(f"dictionary: {len(dictionary)} types (with <mask>)")
-        cls.check_checkpoint_vocabulary(cfg, path, len(dictionary))
+        if not kwargs.get("from_checkpoint"):  # training; a checkpoint loaded for inference is not refused
+            cls.check_training_settings(cfg)
+            cls.check_checkpoint_vocabulary(cfg, os.path.join(cfg.data, "dict.txt"), len(dictionary))
         return cls(cfg, dictionary)
+
+    @staticmethod
+    def check_training_settings(cfg):
+        """Refuse settings under which nothing can be predicted, or that cannot run on this machine."""
+        if cfg.tokens_per_sample < MIN_TOKENS_PER_SAMPLE:
+            raise WeamTaskError(
+                f"--tokens-per-sample {cfg.tokens_per_sample} leaves no piece to predict: each side of a pair is "
+                f"cut to (tokens_per_sample - 3) // 2 = {max((cfg.tokens_per_sample - 3) // 2, 0)} pieces; "
+                f"use at least {MIN_TOKENS_PER_SAMPLE} (512 is usual)"
+            )
+        if cfg.mask_prob == 0:
+            raise WeamTaskError(
+                "--mask-prob 0 masks no piece, so nothing would be predicted (loss 0): use a rate in (0, 1], "
+                "e.g. 0.15"
+            )
+        if not 0.0 < cfg.mask_prob <= 1.0:
+            raise WeamTaskError(f"--mask-prob {cfg.mask_prob} is not a rate: use a value in (0, 1], e.g. 0.15")
+        if cfg.reset_positions and not is_concat(cfg.objective, cfg.input_mode):
+            raise WeamTaskError(
+                f"--reset-positions applies to <s> x </s> y </s> inputs (--objective tlm, or weam with "
+                f"--input-mode concat); --objective {cfg.objective} --input-mode {cfg.input_mode} encodes each "
+                "sentence as its own row, whose positions already start at its beginning: drop the flag"
+            )
+        half = [flag for flag, on in (("--fp16", getattr(cfg, "fp16", False)), ("--bf16", getattr(cfg, "bf16", False)))
+                if on]
+        if half and (getattr(cfg, "cpu", False) or not torch.cuda.is_available()):
+            where = "with --cpu" if getattr(cfg, "cpu", False) else "without a CUDA GPU (none is visible)"
+            raise WeamTaskError(
+                f"{half[0]} needs a CUDA GPU; this run is {where}: drop {half[0]} to train in float32 on CPU, "
+                "or run on a GPU"
+            )
 
     @staticmethod
     def check_checkpoint_vocabulary(cfg, dict_path, vocab_size):
@@ -139,7 +173,7 @@ class WeamTask(FairseqTask):
                 continue  # fairseq reports missing files itself
             size = checkpoint_vocab_size(checkpoint)
             if size is not None and size != vocab_size:
-                raise ValueError(
+                raise WeamTaskError(
                     f"vocabulary size mismatch: the checkpoint {checkpoint} ({flag}) has {size} token embeddings, "
                     f"but the data dictionary {dict_path} gives {vocab_size} types (with <mask>). Binarize the "
                     "data with the checkpoint's own dictionary and sentencepiece model "
@@ -171,40 +205,15 @@ class WeamTask(FairseqTask):
         )
 
     def lang_pairs(self, split):
-        found = find_lang_pairs(self.cfg.data, split)
-        if not self.cfg.lang_pairs:
-            if not found:
-                raise FileNotFoundError(
-                    f"no language pair for split '{split}' in {self.cfg.data} "
-                    f"(expected {split}.l1-l2.l1.idx and {split}.l1-l2.l2.idx)"
-                )
-            return found
-        wanted = [p.strip() for p in self.cfg.lang_pairs.split(",") if p.strip()]
-        missing = [p for p in wanted if p not in found]
-        if missing:
-            raise FileNotFoundError(
-                f"--lang-pairs {','.join(missing)}: not binarized for split '{split}' in {self.cfg.data} "
-                f"(found: {', '.join(found) or 'none'})"
-            )
-        return wanted
+        return select_lang_pairs(self.cfg.data, split, self.cfg.lang_pairs)
 
     def load_pair(self, split, pair):
         """The ``AlignedPairDataset`` of one language pair and split."""
-        l1, l2 = pair.split("-")
-        prefix = os.path.join(self.cfg.data, f"{split}.{pair}.")
-        src = data_utils.load_indexed_dataset(prefix + l1, self.dictionary)
-        tgt = data_utils.load_indexed_dataset(prefix + l2, self.dictionary)
-        align_prefix = os.path.join(self.cfg.data, f"{split}.align.{pair}")
-        align = data_utils.load_indexed_dataset(align_prefix, None)
-        if src is None or tgt is None:
-            raise FileNotFoundError(f"{prefix}{l1} / {prefix}{l2}: binarized pair not found")
-        if align is None and self.cfg.objective == "weam":
-            raise FileNotFoundError(
-                f"{align_prefix}.bin/.idx not found: --objective weam needs the alignments of every pair "
-                "(weam-prepare writes them; fairseq-preprocess --align-suffix align)"
-            )
-        max_pieces = (self.cfg.tokens_per_sample - 3) // 2
-        return AlignedPairDataset(src, tgt, align, self.dictionary.eos(), max_pieces, name=pair)
+        return load_aligned_pairs(
+            self.cfg.data, split, pair, self.dictionary, (self.cfg.tokens_per_sample - 3) // 2,
+            require_alignments=self.cfg.objective == "weam",
+            separate_rows=not is_concat(self.cfg.objective, self.cfg.input_mode),
+        )
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         pairs = self.lang_pairs(split)
@@ -223,6 +232,7 @@ class WeamTask(FairseqTask):
             starts_table=self.starts_table,
         )
         self.datasets[split] = ObjectiveBatchDataset(
-            masked, self.dictionary, self.cfg.objective, self.cfg.input_mode, shuffle=is_train, seed=self.cfg.seed
+            masked, self.dictionary, self.cfg.objective, self.cfg.input_mode, shuffle=is_train, seed=self.cfg.seed,
+            both_orders=not self.cfg.fixed_pair_order, reset_positions=self.cfg.reset_positions,
         )
         return self.datasets[split]
