@@ -1,4 +1,5 @@
 """robust_sentence_prediction: fairseq-train with each method, and the perturbation maths in-process."""
+import copy
 import json
 import os
 
@@ -12,7 +13,7 @@ from fairseq.criterions.sentence_prediction import SentencePredictionConfig, Sen
 from fairseq_weam.criterions.robust_sentence_prediction import (
     RobustSentencePredictionConfig, RobustSentencePredictionCriterion)
 from fairseq_weam.robust import embedding_forward
-from fairseq_weam.robust.embedding_attack import PGDSettings, pgd_perturbation
+from fairseq_weam.robust.embedding_attack import AttackLossScale, PGDSettings, pgd_perturbation
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
 from weam_testing import BIN, REPO, TINY_ROBERTA, run, tool
 from xtreme_testing import finetune_args, tiny_finetuned, tiny_prepared
@@ -94,18 +95,24 @@ def test_noise_changes_logits_but_not_padding(trained):
     assert (clean - noisy).abs().max() > 1e-3
 
 
+def attack_inputs(model, batch):
+    """(src_tokens, token embeddings, padding mask, summed cross-entropy of the head from embeddings)."""
+    src = batch["net_input"]["src_tokens"]
+    targets = model.get_targets(batch, None).view(-1)
+
+    def loss_of(e):
+        logits = embedding_forward.classify(model, src, HEAD, e)
+        return F.nll_loss(F.log_softmax(logits, dim=-1, dtype=torch.float32), targets, reduction="sum")
+
+    return (src, embedding_forward.token_embeddings(model, src).detach(),
+            embedding_forward.padding_mask(model, src), loss_of)
+
+
 @pytest.mark.parametrize("norm", ["l2", "linf"])
 def test_pgd_increases_loss_within_the_ball(trained, norm):
     model, task, batch = trained
     model.eval()
-    src = batch["net_input"]["src_tokens"]
-    targets = model.get_targets(batch, None).view(-1)
-    emb = embedding_forward.token_embeddings(model, src).detach()
-    pad = embedding_forward.padding_mask(model, src)
-
-    def loss_of(e):
-        logits = embedding_forward.classify(model, src, HEAD, e)
-        return F.cross_entropy(logits.float(), targets, reduction="sum")
+    src, emb, pad, loss_of = attack_inputs(model, batch)
 
     eps = 1.0 if norm == "l2" else 0.05
     settings = PGDSettings(eps=eps, step_size=eps / 2, steps=3, norm=norm, random_init=True)
@@ -133,6 +140,61 @@ def test_adversarial_is_finite_in_bfloat16(trained):
     finally:
         model.zero_grad(set_to_none=True)
         model.float()
+
+
+def confident_half_model(model, sharpen=3.0):
+    """An fp16 copy whose head is so confident that an unscaled fp16 loss gradient underflows to zero."""
+    model = copy.deepcopy(model).half()
+    head = model.classification_heads[HEAD].out_proj
+    head.weight.data *= sharpen
+    head.bias.data *= sharpen
+    return model.eval()
+
+
+def test_pgd_under_fp16_scales_the_loss_so_gradients_do_not_underflow(trained):
+    model, task, batch = trained
+    model = confident_half_model(model)
+    src, emb, pad, loss_of = attack_inputs(model, batch)
+    assert emb.dtype == torch.float16
+
+    # The underflow case, shown independently: the plain fp16 gradient is exactly zero for every example.
+    probe = torch.zeros(emb.shape, requires_grad=True)
+    (plain,) = torch.autograd.grad(loss_of((emb.float() + probe).half()), probe)
+    assert plain.abs().sum() == 0
+    settings = PGDSettings(eps=1.0, step_size=0.5, steps=2, norm="l2", random_init=False)
+    delta = pgd_perturbation(loss_of, emb, pad, settings)
+    assert torch.isfinite(delta).all() and delta[pad].abs().sum() == 0
+    assert (delta.flatten(1).norm(dim=1) > 0.49).all(), "every example must move"
+    with torch.no_grad():
+        clean = embedding_forward.classify(model, src, HEAD, emb).float()
+        attacked = embedding_forward.classify(model, src, HEAD, add_perturbation(emb, delta)).float()
+    assert (clean - attacked).abs().max() > 1e-2
+
+
+def test_pgd_overflowing_gradients_make_no_step_and_lower_the_scale(trained):
+    model, task, batch = trained
+    model = confident_half_model(model, sharpen=1.0)
+    src, emb, pad, loss_of = attack_inputs(model, batch)
+
+    scale = AttackLossScale(init=2.0 ** 40, window=100)
+    settings = PGDSettings(eps=1.0, step_size=0.5, steps=2, norm="l2", random_init=False)
+    delta = pgd_perturbation(loss_of, emb, pad, settings, loss_scale=scale)
+    assert torch.isfinite(delta).all() and delta.abs().sum() == 0  # overflow: no step, never a NaN
+    assert float(scale.scale) == 2.0 ** 38
+    # Once the scale has come down, the attack moves again.
+    for _ in range(40):
+        delta = pgd_perturbation(loss_of, emb, pad, settings, loss_scale=scale)
+    assert torch.isfinite(delta).all() and (delta.flatten(1).norm(dim=1) > 0.49).all()
+
+
+def test_adversarial_criterion_under_fp16_trains_on_a_perturbed_input(trained):
+    model, task, batch = trained
+    model = confident_half_model(model).train()
+    cfg = RobustSentencePredictionConfig(robust_method="adversarial", adv_steps=1, adv_eps=5.0,
+                                         adv_step_size=5.0)
+    loss, n, log = RobustSentencePredictionCriterion(cfg, task)(model, batch)
+    assert torch.isfinite(loss)
+    assert float(log["adv_loss"]) > float(log["clean_loss"]) + 1e-3
 
 
 def test_bad_settings_are_rejected():

@@ -18,7 +18,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.logging import metrics
 
 from fairseq_weam.robust import embedding_forward
-from fairseq_weam.robust.embedding_attack import PGDSettings, pgd_perturbation
+from fairseq_weam.robust.embedding_attack import AttackLossScale, PGDSettings, pgd_perturbation
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
 
 ROBUST_METHODS = ChoiceEnum(["none", "adversarial", "noise"])
@@ -39,6 +39,14 @@ class RobustSentencePredictionConfig(SentencePredictionConfig):
     adv_step_size: float = field(default=0.5, metadata={"help": "PGD step size (in the norm of --adv-norm)"})
     adv_random_init: bool = field(
         default=False, metadata={"help": "start PGD from a random point of the ball instead of zero"}
+    )
+    adv_loss_scale: float = field(
+        default=2.0 ** 15,
+        metadata={"help": "initial scale of the attack loss before its gradient (keeps fp16 gradients from "
+                          "underflowing; halves on overflow; the PGD steps do not depend on it)"},
+    )
+    adv_loss_scale_window: int = field(
+        default=100, metadata={"help": "double the attack loss scale after this many overflow-free PGD steps"}
     )
     adv_clean_weight: float = field(
         default=1.0, metadata={"help": "weight of the clean loss; the adversarial loss has weight 1"}
@@ -70,7 +78,9 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
             raise ValueError("--robust-method adversarial/noise supports classification only, "
                              "not --regression-target")
         self.pgd = PGDSettings(eps=cfg.adv_eps, step_size=cfg.adv_step_size, steps=cfg.adv_steps,
-                               norm=cfg.adv_norm, random_init=cfg.adv_random_init)
+                               norm=cfg.adv_norm, random_init=cfg.adv_random_init,
+                               loss_scale=cfg.adv_loss_scale, loss_scale_window=cfg.adv_loss_scale_window)
+        self.attack_loss_scale = AttackLossScale(cfg.adv_loss_scale, cfg.adv_loss_scale_window)
 
     def forward(self, model, sample, reduce=True):
         if self.cfg.robust_method == "none" or not model.training:
@@ -88,7 +98,8 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
 
         if self.cfg.robust_method == "adversarial":
             clean_loss, clean_logits = loss_of(embeddings)
-            delta = pgd_perturbation(lambda e: loss_of(e)[0], embeddings, pad, self.pgd)
+            delta = pgd_perturbation(lambda e: loss_of(e)[0], embeddings, pad, self.pgd,
+                                     loss_scale=self.attack_loss_scale)
             robust_loss, _ = loss_of(add_perturbation(embeddings, delta))
             loss = self.cfg.adv_clean_weight * clean_loss + robust_loss
         else:  # one forward, on the noisy input: a clean pass would cost a third more per update
