@@ -200,7 +200,7 @@ def test_precomputed_alignments_and_bad_links(tmp_path):
     lines[6] += " 40-0"
     lines[9] = "0-0 1_1"
     write_lines(raw / "train.en-de.align", lines)
-    with pytest.raises(AlignmentError, match=r"train\.en-de\.align \(pair 7 after cleaning\): link 40-0 is outside"):
+    with pytest.raises(AlignmentError, match=r"train\.en-de\.align:7: link 40-0 is outside"):
         prepare(config(tmp_path, aligner="precomputed"), log=lambda *_: None)
     prepare(config(tmp_path, aligner="precomputed", on_bad_link="skip"), log=lambda *_: None)
     report = json.loads((tmp_path / "DATA/prep_report.json").read_text())["pairs"]["en-de"]["train"]

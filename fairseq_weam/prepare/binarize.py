@@ -4,6 +4,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from fairseq.data import Dictionary
+
 from fairseq_weam.fairseq_preprocess import run_fairseq_preprocess
 from fairseq_weam.prepare.config import PrepareError
 
@@ -18,6 +20,18 @@ def binarized_names(pair, splits) -> List[str]:
         for stem in (f"{split}.{l1}-{l2}.{l1}", f"{split}.{l1}-{l2}.{l2}", f"{split}.align.{l1}-{l2}"):
             names += [f"{stem}.bin", f"{stem}.idx"]
     return names
+
+
+def count_unknown_pieces(piece_path, dictionary: Dictionary) -> Dict[str, int]:
+    """Pieces of ``piece_path`` and how many fairseq's ``dictionary`` maps to ``<unk>`` (as binarizing will)."""
+    pieces = unknown = 0
+    unk = dictionary.unk()
+    with open(piece_path, encoding="utf-8") as f:
+        for line in f:
+            tokens = line.split()
+            pieces += len(tokens)
+            unknown += sum(dictionary.index(token) == unk for token in tokens)
+    return {"pieces": pieces, "unk": unknown}
 
 
 def binarize_pair(pieces_dir, pair, splits, dict_path, outputs: Dict[str, Path], workers=1, tmp_dir=None):

@@ -38,6 +38,7 @@ class PrepareConfig:
     max_ratio: float = field(default=3.0, metadata={"help": "drop pairs whose piece-length ratio (longer/shorter) exceeds this"})
     on_bad_utf8: str = field(default="error", metadata={"help": "bytes that are not UTF-8: error, or skip the pair (counted)"})
     on_bad_link: str = field(default="error", metadata={"help": "malformed or out-of-sentence alignment link: error, or skip the pair (counted)"})
+    max_unk_share: float = field(default=0.05, metadata={"help": "stop when more than this share of a language's pieces are not in the dictionary (<unk>): a --dict that does not match --spm-model"})
     work_dir: Optional[str] = field(default=None, metadata={"help": "intermediate files and stage records (default: DEST/.work)"})
 
     def check(self):
@@ -55,6 +56,8 @@ class PrepareConfig:
             raise PrepareError("--spm-model and --dict go together (the model and the fairseq dict.txt made from it)")
         if self.workers < 1 or self.max_len < 1 or self.max_chars < 1 or self.max_ratio < 1:
             raise PrepareError("--workers, --max-len, --max-chars must be >= 1 and --max-ratio >= 1.0")
+        if not 0 <= self.max_unk_share <= 1:
+            raise PrepareError(f"--max-unk-share must be between 0 and 1, not {self.max_unk_share}")
         return self
 
 

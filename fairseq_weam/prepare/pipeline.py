@@ -7,19 +7,25 @@ re-run only does the stages whose settings or inputs changed.
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
-from fairseq_weam.align.external_tool import AlignerError
+from fairseq.data import Dictionary
+
+from fairseq_weam.align.eflomal_backend import eflomal_binary
+from fairseq_weam.align.external_tool import AlignerError, find_binary
+from fairseq_weam.align.fast_align_backend import INSTALL_HINT as FAST_ALIGN_HINT
 from fairseq_weam.align.pharaoh import AlignmentError
+from fairseq_weam.align.symmetrization import find_atools
 from fairseq_weam.fairseq_preprocess import PreprocessError
-from fairseq_weam.prepare.binarize import binarize_pair, binarized_names
+from fairseq_weam.prepare.binarize import binarize_pair, binarized_names, count_unknown_pieces
 from fairseq_weam.prepare.cleaning import clean_split
 from fairseq_weam.prepare.config import PrepareConfig, PrepareError
 from fairseq_weam.prepare.piece_alignment import align_pair
 from fairseq_weam.prepare.raw_corpus import (
     check_parallel, discover_pairs, file_signature_list, pair_name, pair_splits, parse_pair_list, raw_paths,
 )
-from fairseq_weam.prepare.report import build_report, write_report
+from fairseq_weam.prepare.dest_lock import locked_dest
+from fairseq_weam.prepare.report import DROP_REASONS, build_report, write_report
 from fairseq_weam.prepare.sentencepiece_model import encode_split, train_sentencepiece, write_fairseq_dict
 from fairseq_weam.prepare.stages import StageRunner, file_signature
 
@@ -44,7 +50,28 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
     for given in (cfg.spm_model, cfg.dict):
         if given and not Path(given).is_file():
             raise PrepareError(f"file not found: {given}")
+    binaries = aligner_binaries(cfg)  # a missing aligner fails now, not after hours of encoding
+    with locked_dest(dest):
+        return _run(cfg, pairs, splits, binaries, log)
 
+
+def aligner_binaries(cfg: PrepareConfig) -> Dict[str, str]:
+    """The external binaries the align stage will run (aligner, and atools when used), resolved to paths."""
+    found = {}
+    if cfg.aligner == "eflomal":
+        found["eflomal_bin"] = eflomal_binary(cfg.eflomal_bin)
+    elif cfg.aligner == "fast_align":
+        found["fast_align_bin"] = find_binary("fast_align", cfg.fast_align_bin, FAST_ALIGN_HINT, "--fast-align-bin")
+    if cfg.aligner != "precomputed":
+        atools = find_atools(cfg.atools_bin)
+        if atools:
+            found["atools_bin"] = atools
+    return found
+
+
+def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> List[str]:
+    raw_dir, dest = Path(cfg.raw_dir), Path(cfg.dest_dir)
+    with_alignment = cfg.aligner == "precomputed"
     work = Path(cfg.work_dir) if cfg.work_dir else dest / ".work"
     clean_dir, pieces_dir = work / "clean", work / "pieces"
     for d in (dest, clean_dir, pieces_dir):
@@ -56,15 +83,19 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
     for pair in pairs:
         name = pair_name(pair)
         ins = {s: raw_paths(raw_dir, pair, s, with_alignment) for s in splits[pair]}
-        outs = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
+        outs = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair) + ["lines"]] for s in splits[pair]}
 
         def clean(partials, ins=ins, outs=outs):
             flat = iter(partials)
-            return {s: dict(clean_split(ins[s], [next(flat) for _ in outs[s]], cfg.max_chars, cfg.on_bad_utf8))
-                    for s in ins}
+            stats = {}
+            for s in ins:
+                files = [next(flat) for _ in outs[s]]
+                stats[s] = dict(clean_split(ins[s], files[:-1], files[-1], cfg.max_chars, cfg.on_bad_utf8))
+            return stats
 
         settings = [file_signature_list(p for s in ins for p in ins[s]), cfg.max_chars, cfg.on_bad_utf8]
         clean_sigs[pair] = runner.run(f"clean:{name}", settings, [p for s in outs for p in outs[s]], clean)
+        _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], {}, "cleaning", raw_dir)
 
     model_path = dest / SPM_NAME
     if cfg.spm_model:
@@ -88,13 +119,17 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
                     for x in suffixes(pair)] for s in splits[pair]}
         piece_files += [p for s in outs for p in outs[s][:2]]
 
-        def encode(partials, ins=ins, outs=outs):
+        def encode(partials, pair=pair, ins=ins, outs=outs):
             flat = iter(partials)
-            return {s: dict(encode_split(model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len,
-                                         cfg.max_ratio, cfg.on_bad_link, cfg.workers)) for s in ins}
+            return {s: dict(encode_split(
+                model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len, cfg.max_ratio, cfg.on_bad_link,
+                cfg.workers, line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
+                raw_paths=raw_paths(raw_dir, pair, s, with_alignment))) for s in ins}
 
         settings = [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link]
         encode_sigs[pair] = runner.run(f"encode:{name}", settings, [p for s in outs for p in outs[s]], encode)
+        _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], runner.results[f"encode:{name}"]["stats"],
+                          "cleaning and encoding", raw_dir)
 
     dict_path = dest / "dict.txt"
     if cfg.dict:
@@ -112,18 +147,25 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
         outs = {s: pieces_dir / f"{s}.{name}.align" for s in splits[pair]}
 
         def align(partials, ins=ins, outs=outs):
-            return align_pair(ins, dict(zip(outs, partials)), cfg, work)
+            return align_pair(ins, dict(zip(outs, partials)), dataclasses.replace(cfg, **binaries), work)
 
-        settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only]
+        tools = {flag: file_signature(path) for flag, path in sorted(binaries.items())}  # a rebuilt binary re-runs
+        settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools]
         align_sig = runner.run(f"align:{name}", settings, list(outs.values()), align)
 
         names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
         outputs = {n: dest / n for n in names}
 
         def binarize(partials, pair=pair, outputs=outputs):
+            dictionary = Dictionary.load(str(dict_path))
+            unknown = {s: {lang: count_unknown_pieces(pieces_dir / f"{s}.{pair_name(pair)}.{lang}", dictionary)
+                           for lang in pair} for s in splits[pair]}
+            _check_unk_share(pair, unknown, cfg)  # before binarizing: a wrong --dict writes nothing
             binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)), cfg.workers, work)
+            return unknown
 
         runner.run(f"binarize:{name}", [align_sig, dict_sig, encode_sigs[pair]], list(outputs.values()), binarize)
+        _check_unk_share(pair, runner.results[f"binarize:{name}"]["stats"], cfg)  # also when the stage was skipped
 
     report_missing = not (dest / "prep_report.json").exists() or not (dest / "prep_report.txt").exists()
     report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path), dataclasses.asdict(cfg))
@@ -135,6 +177,38 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
     for line in lines:
         log(line)
     return lines
+
+
+def _check_pairs_left(name, clean_stats: Dict, encode_stats: Dict, stages: str, raw_dir):
+    """Every split keeps at least one pair; otherwise an error naming the split, the pair and the drops."""
+    for split, counts in clean_stats.items():
+        left = encode_stats[split].get("out", 0) if split in encode_stats else counts.get("out", 0)
+        if left:
+            continue
+        drops = ", ".join(f"{r} {n}" for r in DROP_REASONS
+                          if (n := counts.get(r, 0) + encode_stats.get(split, {}).get(r, 0))) or "none"
+        raise PrepareError(
+            f"{split}.{name}: 0 pairs left after {stages} ({counts.get('in', 0)} in; dropped: {drops}); every split "
+            f"needs at least one pair: fix {Path(raw_dir) / f'{split}.{name}'}.* or the limits that drop them"
+        )
+
+
+def _check_unk_share(pair, unknown: Dict, cfg: PrepareConfig):
+    """The share of pieces fairseq maps to ``<unk>``, per language over all splits, is at most --max-unk-share."""
+    for lang in pair:
+        counts = [unknown[s][lang] for s in unknown if lang in unknown[s]]
+        pieces, unk = sum(c["pieces"] for c in counts), sum(c["unk"] for c in counts)
+        share = unk / max(pieces, 1)
+        if share > cfg.max_unk_share:
+            if cfg.dict:
+                cause = (f"--dict {cfg.dict} does not match the sentencepiece model --spm-model {cfg.spm_model} "
+                         f"(give the dict.txt made with that model)")
+            else:
+                cause = "the trained sentencepiece model misses these characters (raise --spm-character-coverage)"
+            raise PrepareError(
+                f"{pair_name(pair)}: {100 * share:.1f}% of the {lang} pieces are not in the dictionary (<unk>), "
+                f"over --max-unk-share {cfg.max_unk_share}: {cause}"
+            )
 
 
 def _dict_size(dict_path) -> int:

@@ -7,18 +7,32 @@ from fairseq_weam.prepare.config import PrepareError
 
 REQUIRED_SPLITS = ("train", "valid")
 OPTIONAL_SPLITS = ("test",)
-_TRAIN_FILE = re.compile(r"^train\.([^.\-]+)-([^.\-]+)\.([^.\-]+)$")
+_SPLIT_FILE = re.compile(r"^(train|valid|test)\.([^.\-]+)-([^.\-]+)\.([^.\-]+)$")
+BOM = "\ufeff"
 
 
 def discover_pairs(raw_dir) -> List[Tuple[str, str]]:
-    """Every (l1, l2) with ``train.l1-l2.l1`` and ``train.l1-l2.l2`` in ``raw_dir``, sorted."""
+    """Every (l1, l2) with ``train.l1-l2.l1`` and ``train.l1-l2.l2`` in ``raw_dir``, sorted.
+
+    A file named like one side of a pair whose other side is missing is an error, not silently ignored.
+    """
+    raw_dir = Path(raw_dir)
     pairs = set()
-    for path in Path(raw_dir).glob("train.*-*.*"):
-        match = _TRAIN_FILE.match(path.name)
-        if match and match.group(3) == match.group(1):
-            l1, l2 = match.group(1), match.group(2)
-            if (Path(raw_dir) / f"train.{l1}-{l2}.{l2}").exists():
-                pairs.add((l1, l2))
+    for path in sorted(raw_dir.glob("*.*-*.*")):
+        match = _SPLIT_FILE.match(path.name)
+        if not match:
+            continue
+        split, l1, l2, lang = match.groups()
+        if lang not in (l1, l2):
+            continue
+        other = raw_dir / f"{split}.{l1}-{l2}.{l2 if lang == l1 else l1}"
+        if not other.exists():
+            raise PrepareError(
+                f"{path} looks like one side of the pair {l1}-{l2}, but {other} is missing; name both sides "
+                f"{split}.{l1}-{l2}.{l1} and {split}.{l1}-{l2}.{l2} (or move the stray file out of --raw-dir)"
+            )
+        if split == "train":
+            pairs.add((l1, l2))
     return sorted(pairs)
 
 
@@ -84,11 +98,15 @@ def check_parallel(paths: List[Path]):
 
 
 def read_lines(path, on_bad_utf8="error") -> Iterator[Tuple[int, Optional[str]]]:
-    """(line number, text without the newline) for every line; None for a non-UTF-8 line when skipping."""
+    """(line number, text without the newline) for every line; None for a non-UTF-8 line when skipping.
+
+    A byte order mark at the start of the file is dropped (an invisible first character, or malformed link).
+    """
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
             try:
-                yield number, raw.rstrip(b"\r\n").decode("utf-8")
+                text = raw.rstrip(b"\r\n").decode("utf-8")
+                yield number, text[1:] if number == 1 and text.startswith(BOM) else text
             except UnicodeDecodeError as err:
                 if on_bad_utf8 == "skip":
                     yield number, None

@@ -5,7 +5,7 @@ from typing import Dict, List
 
 from fairseq_weam.atomic import write_text_atomic
 
-DROP_REASONS = ("bad_utf8", "empty", "too_long_chars", "too_long_pieces", "length_ratio", "bad_link")
+DROP_REASONS = ("bad_utf8", "empty", "too_long_chars", "too_long_pieces", "length_ratio", "word_count", "bad_link")
 
 
 def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, settings: Dict = None) -> Dict:
@@ -17,6 +17,7 @@ def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, se
         clean = results[f"clean:{pair}"]["stats"]
         encode = results[f"encode:{pair}"]["stats"]
         align = results[f"align:{pair}"]["stats"]
+        unknown = results[f"binarize:{pair}"]["stats"]
         entry = {}
         for split in clean:
             drops = {r: clean[split].get(r, 0) + encode[split].get(r, 0) for r in DROP_REASONS}
@@ -32,6 +33,7 @@ def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, se
                 "aligned_share_tgt": round(a["tgt_aligned"] / max(a["tgt_pieces"], 1), 4),
                 "pieces_src": a["src_pieces"],
                 "pieces_tgt": a["tgt_pieces"],
+                "unk_share": {lang: round(c["unk"] / max(c["pieces"], 1), 4) for lang, c in unknown[split].items()},
             }
         report["pairs"][pair] = entry
     return report
@@ -45,7 +47,8 @@ def report_lines(report: Dict) -> List[str]:
             lines.append(
                 f"{pair} {split}: {r['pairs_in']} -> {r['pairs_out']} pairs (dropped: {drops}); "
                 f"{r['links_per_sentence']} links/sentence, {r['links_per_piece_pair']} links/piece pair, "
-                f"aligned pieces {100 * r['aligned_share_src']:.1f}% / {100 * r['aligned_share_tgt']:.1f}%"
+                f"aligned pieces {100 * r['aligned_share_src']:.1f}% / {100 * r['aligned_share_tgt']:.1f}%; "
+                "<unk> " + " / ".join(f"{lang} {100 * share:.1f}%" for lang, share in r["unk_share"].items())
             )
     times = ", ".join(
         f"{name} {s['seconds']:.1f}s" + (" (skipped now)" if s["status"] == "skipped" else "")

@@ -5,6 +5,7 @@ is the maintainers' recommended route for XLM-R (fairseq ids are offset from raw
 """
 import io
 import multiprocessing
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
@@ -26,11 +27,16 @@ def train_sentencepiece(text_paths: Sequence, model_path, vocab_size: int, model
     ``hard_vocab_limit`` is off so a small corpus gives a smaller vocabulary instead of an error.
     """
     model = io.BytesIO()
+    listing = ", ".join(map(str, text_paths))
 
     def sentences():
         for path in text_paths:
             with open(path, encoding="utf-8") as f:
                 yield from (line.rstrip("\n") for line in f)
+
+    if not any(line.strip() for line in sentences()):
+        raise PrepareError(f"the text to train sentencepiece on is empty: {listing} (give text, or --spm-model "
+                           f"and --dict)")
 
     try:
         spm.SentencePieceTrainer.train(
@@ -39,7 +45,14 @@ def train_sentencepiece(text_paths: Sequence, model_path, vocab_size: int, model
             shuffle_input_sentence=True, hard_vocab_limit=False, num_threads=threads, minloglevel=2,
         )
     except RuntimeError as err:
-        raise PrepareError(f"sentencepiece training failed: {err} (try a smaller --vocab-size)") from None
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        if "sentences_.empty()" in reason or "all_chars_count" in reason:
+            raise PrepareError(f"the text to train sentencepiece on is empty after its normalization (only "
+                               f"invisible or control characters): {listing}") from None
+        if "smaller than required_chars" in reason:
+            raise PrepareError(f"--vocab-size {vocab_size} is smaller than the characters of {listing} need; "
+                               f"raise --vocab-size or lower --spm-character-coverage ({reason})") from None
+        raise PrepareError(f"sentencepiece training on {listing} failed: {reason}") from None
     Path(model_path).write_bytes(model.getvalue())
 
 
@@ -88,15 +101,19 @@ def _read(path):
 
 
 def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_ratio: float,
-                 on_bad_link="error", workers=1) -> Counter:
+                 on_bad_link="error", workers=1, *, line_numbers_path, raw_paths: Sequence) -> Counter:
     """Encode a cleaned split (source, target[, word alignment]) and drop pairs over the piece limits.
 
     Drops: ``too_long_pieces`` (a side over ``max_len`` pieces), ``length_ratio`` (longer/shorter side
-    over ``max_ratio``), ``bad_link`` (with a word alignment: a malformed link or one outside the words of
-    the pieces, when ``on_bad_link="skip"``; an error otherwise).
+    over ``max_ratio``); with a word alignment, when ``on_bad_link="skip"`` (an error naming the raw file
+    and line otherwise): ``word_count`` (sentencepiece makes a different number of words than the
+    whitespace-separated words the links count, e.g. a token of only a zero-width space disappears) and
+    ``bad_link`` (a malformed link or one outside the words). ``line_numbers_path`` holds the raw line
+    number of every cleaned pair, ``raw_paths`` the user's files.
     """
     src_lines, tgt_lines = _read(in_paths[0]), _read(in_paths[1])
     align_lines = _read(in_paths[2]) if len(in_paths) > 2 else None
+    raw_numbers = _read(line_numbers_path)
     both = encode_lines(model_path, src_lines + tgt_lines, workers, desc=f"encode {Path(in_paths[0]).stem}",
                         total=2 * len(src_lines))
     pieces = list(both)
@@ -116,8 +133,16 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
                 continue
             row = [" ".join(src), " ".join(tgt)]
             if align_lines is not None:
-                where = f"{in_paths[2]} (pair {k + 1} after cleaning)"
-                links = read_valid_links(align_lines[k], len(word_spans(src)), len(word_spans(tgt)), where, on_bad_link)
+                line = raw_numbers[k]
+                src_words, tgt_words = len(word_spans(src)), len(word_spans(tgt))
+                changed = _word_count_change(raw_paths, line, (src_lines[k], tgt_lines[k]), (src_words, tgt_words))
+                if changed:
+                    if on_bad_link == "skip":
+                        stats["word_count"] += 1
+                        continue
+                    raise PrepareError(f"{changed}, so the links of {raw_paths[2]}:{line} would point at the "
+                                       f"wrong words; remove such tokens (and their links), or pass --on-bad-link skip")
+                links = read_valid_links(align_lines[k], src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link)
                 if links is None:
                     stats["bad_link"] += 1
                     continue
@@ -129,6 +154,18 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
         for out in outs:
             out.close()
     return stats
+
+
+def _word_count_change(raw_paths, line, texts, piece_words) -> str:
+    """'' when each side has as many sentencepiece words as whitespace words; else what differs, and where."""
+    for path, text, n_pieces in zip(raw_paths, texts, piece_words):
+        words = text.split()
+        if len(words) != n_pieces:
+            invisible = [ascii(w) for w in words if all(unicodedata.category(c)[0] in "CZ" for c in w)]
+            hint = f" (tokens of only invisible or control characters: {', '.join(invisible)})" if invisible else ""
+            return (f"{path}:{line}: {len(words)} words separated by whitespace, but sentencepiece makes "
+                    f"{n_pieces} words of the line{hint}")
+    return ""
 
 
 def write_fairseq_dict(model_path, piece_paths: Sequence, dict_path):

@@ -15,7 +15,7 @@ from typing import Callable, Dict, List
 from fairseq_weam.atomic import write_text_atomic
 
 #: Part of every stage signature: bump it when a stage's output for the same inputs changes.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 
 def file_signature(path) -> List:
