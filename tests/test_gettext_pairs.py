@@ -1,5 +1,7 @@
 """weam-gettext-pairs on a tiny locale tree written by the test: layout, labels, parallel rows, no leaks."""
 
+import json
+
 import pytest
 
 from fairseq_weam.cli import gettext_pairs
@@ -28,8 +30,8 @@ def locale_dir(tmp_path):
 
 
 def settings(locale_dir, **kw):
-    kw.setdefault("label", "same_program")
-    return PairTaskSettings(langs=("de", "fr"), locale_dir=str(locale_dir), train_size=40, dev_size=8, test_size=8,
+    kw = {"label": "same_program", "train_size": 40, **kw}
+    return PairTaskSettings(langs=("de", "fr"), locale_dir=str(locale_dir), dev_size=8, test_size=8,
                             min_words=1, min_per_program=5, candidates=5, **kw)
 
 
@@ -88,3 +90,63 @@ def test_shared_term_labels(locale_dir, tmp_path):
     check_parallel(tmp_path / "task", read_test_sets(tmp_path / "task", ["0", "1"]))
     with pytest.raises(ValueError, match="unknown label kind"):
         write_task(tmp_path / "bad", settings(locale_dir, label="topic"))
+
+
+def _overlap(ex):
+    a, b = (set(s.lower().split()) for s in (ex.sentence1, ex.sentence2))
+    return len(a & b) / len(a | b)
+
+
+def test_random_and_overlap_negatives(tmp_path):
+    """Random negatives (the default) are random term-disjoint messages; overlap negatives are harder."""
+    import random
+    rng = random.Random(0)
+    short = ["the", "a", "to", "in", "on", "at", "by", "of", "is", "it", "an", "as"]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    messages = sorted({" ".join(rng.sample(short, 4) + ["term" + letters[i % 26], f"n{i}"]) for i in range(300)})
+    root = tmp_path / "locale"
+    for lang in ("de", "fr"):
+        write_mo(root / lang / "LC_MESSAGES" / "app.mo", {m: f"{lang}: {m}" for m in messages})
+    mean_negative_overlap = {}
+    for negatives in ("random", "overlap"):
+        out = tmp_path / negatives
+        report = write_task(out, settings(root, label="shared_term", negatives=negatives, train_size=200))
+        assert report["settings"]["negatives"] == negatives and report["positive_share"]["train"] == 0.5
+        rows = read_pairs(out / "train-en.tsv", ["0", "1"])
+        for ex in rows:
+            assert ex.label == str(int(bool(terms(ex.sentence1) & terms(ex.sentence2)))), ex
+        negative = [_overlap(ex) for ex in rows if ex.label == "0"]
+        mean_negative_overlap[negatives] = sum(negative) / len(negative)
+        tests = read_test_sets(out, ["0", "1"])
+        check_parallel(out, tests)
+        for en, fr in zip(tests["en"], tests["fr"]):
+            assert (fr.sentence1, fr.sentence2, fr.label) == (f"fr: {en.sentence1}", f"fr: {en.sentence2}", en.label)
+    assert mean_negative_overlap["overlap"] > mean_negative_overlap["random"] + 0.1, mean_negative_overlap
+    with pytest.raises(ValueError, match="unknown negatives"):
+        write_task(tmp_path / "bad", settings(root, negatives="hardest"))
+
+
+def test_same_seed_same_task_other_seed_other_task(locale_dir, tmp_path):
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        write_task(tmp_path / name, settings(locale_dir, label="shared_term", seed=seed))
+    for f in ("train-en.tsv", "dev-en.tsv", "test-en.tsv", "test-de.tsv", "test-fr.tsv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    assert (tmp_path / "a" / "train-en.tsv").read_bytes() != (tmp_path / "c" / "train-en.tsv").read_bytes()
+
+
+def test_cli_succeeds_after_an_interrupted_run(locale_dir, tmp_path, capsys):
+    """A killed run leaves `.OUT.tmp` behind; the next run must replace it, not fail forever (issue 8, item 14)."""
+    stale = tmp_path / ".task.tmp"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "train-en.tsv").write_text("half\twritten\n")
+    (stale / "sub" / "junk").write_text("junk")
+    argv = [str(tmp_path / "task"), "--langs", "de,fr", "--locale-dir", str(locale_dir), "--label", "shared_term",
+            "--negatives", "overlap", "--candidates", "5", "--train-size", "20", "--dev-size", "4",
+            "--test-size", "4", "--min-words", "1", "--min-per-program", "5"]
+    assert gettext_pairs.main(argv) == 0, capsys.readouterr().err
+    assert not stale.exists()
+    assert sorted(p.name for p in (tmp_path / "task").iterdir()) == [
+        "dev-en.tsv", "gettext_pairs_report.json", "test-de.tsv", "test-en.tsv", "test-fr.tsv", "train-en.tsv"]
+    assert len(read_pairs(tmp_path / "task" / "train-en.tsv", ["0", "1"])) == 20
+    report = json.loads((tmp_path / "task" / "gettext_pairs_report.json").read_text())
+    assert report["settings"]["negatives"] == "overlap" and report["settings"]["candidates"] == 5

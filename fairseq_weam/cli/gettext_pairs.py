@@ -1,4 +1,4 @@
-"""weam-gettext-pairs: a PAWS-X-like "same program?" task (XTREME layout) from the machine's gettext catalogs."""
+"""weam-gettext-pairs: a PAWS-X-like sentence-pair task (XTREME layout) from the machine's gettext catalogs."""
 import argparse
 import sys
 
@@ -24,8 +24,11 @@ def build_parser():
                    help="keep the N largest programs (0: all)")
     p.add_argument("--max-per-program", type=int, default=d.max_per_program, help="cap per program (balance)")
     p.add_argument("--min-per-program", type=int, default=d.min_per_program, help="drop smaller programs")
+    p.add_argument("--negatives", choices=["random", "overlap"], default=d.negatives,
+                   help="sentence2: a random message of the right kind, or the most word-overlapping of "
+                        "--candidates random ones (hard pairs, as in PAWS)")
     p.add_argument("--candidates", type=int, default=d.candidates,
-                   help="random candidates for sentence2; the most word-overlapping one is used")
+                   help="with --negatives overlap: random candidates for sentence2")
     p.add_argument("--seed", type=int, default=d.seed)
     return p
 
@@ -35,7 +38,8 @@ def main(argv=None):
     settings = PairTaskSettings(
         label=a.label, langs=[x for x in a.langs.split(",") if x], locale_dir=a.locale_dir, train_size=a.train_size,
         dev_size=a.dev_size, test_size=a.test_size, min_words=a.min_words, max_words=a.max_words,
-        max_programs=a.max_programs, max_per_program=a.max_per_program, min_per_program=a.min_per_program, candidates=a.candidates, seed=a.seed)
+        max_programs=a.max_programs, max_per_program=a.max_per_program, min_per_program=a.min_per_program,
+        negatives=a.negatives, candidates=a.candidates, seed=a.seed)
 
     def run():
         report = write_task(a.out_dir, settings)
