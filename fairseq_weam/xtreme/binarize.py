@@ -15,19 +15,15 @@ per run).
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
+from fairseq_weam.atomic import atomic_path
 from fairseq_weam.fairseq_preprocess import run_fairseq_preprocess
 from fairseq_weam.xtreme import io as xtreme_data
 from fairseq_weam.xtreme.encoding import PairEncoder
-
-
-def write_label_dictionary(path, labels):
-    """A fairseq dict.txt whose symbol order is the label order (class id = position)."""
-    Path(path).write_text("".join(f"{label} 1\n" for label in labels), encoding="utf-8")
+from fairseq_weam.xtreme.labels import write_label_dictionary
 
 
 def collect_subsets(task_dir, labels, langs=None, generalized=True):
@@ -69,17 +65,16 @@ def prepare(task_dir, dest, spm_model, dictionary, labels, langs=None, generaliz
             workers=1):
     """Read, encode, truncate and binarize a task dir; returns the report dict (also written as JSON).
 
-    The output appears atomically: everything is built in a temporary sibling of ``dest`` and renamed.
+    The output appears atomically (``fairseq_weam.atomic``): it is built in a temporary sibling of ``dest``
+    and renamed; a temporary left by a killed run is replaced.
     """
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} exists and is not empty; choose a new --destdir or remove it")
     subsets = collect_subsets(task_dir, labels, langs, generalized)
     encoder = PairEncoder(spm_model, max_len)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        text = work / "text"
+    with atomic_path(dest, directory=True) as work:
+        text = work / ".text"
         text.mkdir()
         report = {"task_dir": str(task_dir), "labels": list(labels), "max_len": max_len, "subsets": {}}
         # Encode each distinct sentence once: the generalized subsets reuse the test sentences.
@@ -101,19 +96,14 @@ def prepare(task_dir, dest, spm_model, dictionary, labels, langs=None, generaliz
                     f1.write(b + "\n")
                     fl.write(ex.label + "\n")
             report["subsets"][name] = {"examples": len(examples), "truncated": truncated}
-        out = work / "out"
-        label_dict = work / "label.dict.txt"
+        label_dict = text / "label.dict.txt"
         write_label_dictionary(label_dict, labels)
         names = list(subsets)
         for column, dictionary_path in tqdm([("input0", dictionary), ("input1", dictionary),
                                              ("label", label_dict)], desc="binarize", unit="column"):
-            _preprocess(text, column, names, dictionary_path, out / column, workers)
+            _preprocess(text, column, names, dictionary_path, work / column, workers)
         report["label_ids"] = {label: i for i, label in enumerate(labels)}
         report["valid_subsets"] = [n for n in names if n != "train"]
-        (out / "prepare_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        if dest.exists():
-            dest.rmdir()
-        os.replace(out, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        (work / "prepare_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        shutil.rmtree(text)
     return report

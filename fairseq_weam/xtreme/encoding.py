@@ -5,18 +5,36 @@ The model input of fairseq's ``sentence_prediction`` task is ``<s> a </s> </s> b
 ``max_seq_length`` does in XTREME's ``run_classify.py``: pieces are dropped from the end of the longer
 sentence first.
 """
+from pathlib import Path
 from typing import List, Tuple
 
 import sentencepiece as spm
 
+from fairseq_weam.errors import WeamError
+
 SPECIAL_TOKENS_PER_PAIR = 4
+
+
+class SentencepieceModelError(WeamError, ValueError):
+    """A --spm-model that is missing or not a sentencepiece model."""
+
+
+def load_sentencepiece(path) -> spm.SentencePieceProcessor:
+    path = Path(path)
+    if not path.is_file():
+        raise SentencepieceModelError(f"--spm-model {path}: no such file; pass the sentencepiece model the "
+                                      "checkpoint was trained with (sentencepiece.bpe.model)")
+    try:
+        return spm.SentencePieceProcessor(model_file=str(path))
+    except RuntimeError as err:
+        raise SentencepieceModelError(f"--spm-model {path}: not a sentencepiece model ({err})") from None
 
 
 class PairEncoder:
     def __init__(self, spm_model, max_len=128):
         if max_len <= SPECIAL_TOKENS_PER_PAIR + 1:
             raise ValueError(f"--max-len must be > {SPECIAL_TOKENS_PER_PAIR + 1}, got {max_len}")
-        self.spm = spm.SentencePieceProcessor(model_file=str(spm_model))
+        self.spm = load_sentencepiece(spm_model)
         self.max_len = max_len
 
     def pieces(self, sentence) -> List[str]:
