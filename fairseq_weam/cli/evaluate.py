@@ -22,8 +22,12 @@ def build_parser():
     p.add_argument("--task-dir", required=True, help="raw task dir with labelled test-{lang}.tsv files")
     p.add_argument("--spm-model", required=True, help="sentencepiece model the checkpoint was trained with")
     p.add_argument("--dict", required=True, help="fairseq dict.txt the checkpoint was trained with")
-    p.add_argument("--task", choices=sorted(TASK_LABELS), help="label set (xnli, pawsx)")
-    p.add_argument("--labels", help="comma-separated labels instead of --task (same order as in prepare)")
+    p.add_argument("--task", choices=sorted(TASK_LABELS),
+                   help="label set (xnli, pawsx), checked against the model's (default: the model's own)")
+    p.add_argument("--labels", help="comma-separated labels instead of --task, in class-id order; must equal the "
+                                    "order the model was fine-tuned with (default: that order)")
+    p.add_argument("--label-dict", help="label/dict.txt of the fine-tuning data (default: found through the "
+                                        "data dir recorded in the checkpoint)")
     p.add_argument("--out-dir", required=True, help="where results.json, results.md and the PNGs go")
     p.add_argument("--langs", help="comma-separated test languages (default: every test-{lang}.tsv)")
     p.add_argument("--no-generalized", action="store_true", help="skip the l1 x l2 matrix")
@@ -50,7 +54,8 @@ def main(argv=None):
     def run():
         settings = EvaluationSettings(
             checkpoint=args.checkpoint, task_dir=args.task_dir, spm_model=args.spm_model, dictionary=args.dict,
-            labels=resolve_labels(args.task, args.labels), langs=args.langs.split(",") if args.langs else None,
+            labels=resolve_labels(args.task, args.labels) if args.task or args.labels else None,
+            label_dict=args.label_dict, langs=args.langs.split(",") if args.langs else None,
             generalized=not args.no_generalized, limit=args.limit, max_len=args.max_len,
             batch_size=args.batch_size, device=args.device, seed=args.seed, smooth_copies=args.smooth_copies,
             smooth_sigma=args.smooth_sigma, neighbours=args.neighbours, attack_budget=args.attack_budget,

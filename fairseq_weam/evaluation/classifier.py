@@ -1,23 +1,22 @@
 """A fine-tuned fairseq sentence-pair classifier, fed raw text pairs, run in batches.
 
-The checkpoint is loaded with ``checkpoint_utils.load_model_ensemble_and_task``; the task's data dir is
-replaced by a temporary one holding the given ``dict.txt`` and the label dictionary written from the label
-set (same order as weam-xtreme-prepare), so evaluation needs no binarized data. Pairs are encoded exactly
-as ``sentence_prediction`` builds them: ``<init> a </s> <sep> b </s>``.
+The model is built from the checkpoint's own config, with its task constructed from the given ``dict.txt``
+and the label dictionary it was fine-tuned with (read back from the fine-tuning data dir named in the
+checkpoint, or ``label_dict``), so evaluation needs no binarized data and writes nothing. Pairs are
+encoded exactly as ``sentence_prediction`` builds them: ``<init> a </s> <sep> b </s>``.
 """
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 from fairseq import checkpoint_utils
-from fairseq.data import Dictionary, data_utils
+from fairseq.data import data_utils
+from fairseq.tasks import TASK_REGISTRY
+from fairseq.tasks.sentence_prediction import SentencePredictionTask
 
 import fairseq_weam  # noqa: F401  (registers the criterion; makes checkpoints loadable under torch >= 2.6)
 from fairseq_weam.xtreme.encoding import PairEncoder
 from fairseq_weam.xtreme.io import PairExample
-from fairseq_weam.xtreme.binarize import write_label_dictionary
+from fairseq_weam.xtreme.labels import finetuned_label_order, label_dictionary, read_label_dictionary
 from fairseq_weam.robust import embedding_forward
 from fairseq_weam.errors import WeamError
 
@@ -29,36 +28,65 @@ class CheckpointMismatchError(WeamError, ValueError):
     """Dictionary or label set do not fit the checkpoint."""
 
 
-def load_checkpoint(checkpoint, dictionary, labels, device="cpu"):
-    """(model, task, cfg) for a sentence_prediction checkpoint, checked against the dict and label set."""
-    vocab = len(Dictionary.load(str(dictionary))) + 1  # sentence_prediction adds <mask>
-    data_dir = Path(tempfile.mkdtemp(prefix="weam-eval-data-"))
-    try:
-        (data_dir / "input0").mkdir()
-        (data_dir / "label").mkdir()
-        shutil.copy(dictionary, data_dir / "input0" / "dict.txt")
-        write_label_dictionary(data_dir / "label" / "dict.txt", labels)
-        state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint), {"data": str(data_dir)})
-        weights = state["model"]
-        rows = weights["encoder.sentence_encoder.embed_tokens.weight"].shape[0]
-        if rows != vocab:
-            raise CheckpointMismatchError(
-                f"{checkpoint} has a vocabulary of {rows} embeddings but {dictionary} gives {vocab} "
-                "(its symbols + 4 specials + <mask>): pass the dict.txt the model was trained with")
-        heads = {k.split(".")[1]: v.shape[0] for k, v in weights.items()
-                 if k.startswith("classification_heads.") and k.endswith("out_proj.weight")}
-        head_name = state["cfg"]["criterion"].get("classification_head_name", "sentence_classification_head")
-        if head_name not in heads:
-            raise CheckpointMismatchError(f"{checkpoint} has no classification head {head_name!r} "
-                                          f"(heads: {', '.join(heads) or 'none'}); is it a fine-tuned model?")
-        if heads[head_name] != len(labels):
-            raise CheckpointMismatchError(f"{checkpoint} predicts {heads[head_name]} classes but the label set "
-                                          f"has {len(labels)} ({', '.join(labels)}): check --task / --labels")
-        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)], state=state)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+def _cfg_get(section, key, default=None):
+    return section.get(key, default) if section is not None else default
+
+
+def model_label_order(checkpoint, cfg, label_dict=None) -> List[str]:
+    """The labels in class-id order the checkpoint was fine-tuned with (from ``label_dict`` when given)."""
+    if label_dict:
+        return read_label_dictionary(label_dict)
+    data = _cfg_get(cfg["task"], "data")
+    found = finetuned_label_order(data)
+    if found is None:
+        raise CheckpointMismatchError(
+            f"{checkpoint}: cannot find the label dictionary it was fine-tuned with (no label/dict.txt or "
+            f"prepare_report.json in its data dir {data!r}); pass --label-dict DATA/label/dict.txt of the "
+            "weam-xtreme-prepare output it was trained on")
+    return found[0]
+
+
+def load_checkpoint(checkpoint, dictionary, labels=None, device="cpu", label_dict=None):
+    """(model, task, cfg, head name, labels) for a sentence_prediction checkpoint.
+
+    ``labels`` (class-id order) must equal the order the model was fine-tuned with; ``None`` takes that order.
+    """
+    data_dict = SentencePredictionTask.load_dictionary(str(dictionary))  # adds <mask>, as in training
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
+    cfg = state["cfg"]
+    weights = state["model"]
+    rows = weights["encoder.sentence_encoder.embed_tokens.weight"].shape[0]
+    if rows != len(data_dict):
+        raise CheckpointMismatchError(
+            f"{checkpoint} has a vocabulary of {rows} embeddings but {dictionary} gives {len(data_dict)} "
+            "(its symbols + 4 specials + <mask>): pass the dict.txt the model was trained with")
+    task_cls = TASK_REGISTRY.get(_cfg_get(cfg["task"], "_name"))
+    if task_cls is None or not issubclass(task_cls, SentencePredictionTask):
+        raise CheckpointMismatchError(f"{checkpoint} was trained with task {_cfg_get(cfg['task'], '_name')!r}, "
+                                      "not sentence_prediction; pass a fine-tuned classifier")
+    heads = {k.split(".")[1]: v.shape[0] for k, v in weights.items()
+             if k.startswith("classification_heads.") and k.endswith("out_proj.weight")}
+    head_name = _cfg_get(cfg["criterion"], "classification_head_name", "sentence_classification_head")
+    if head_name not in heads:
+        raise CheckpointMismatchError(f"{checkpoint} has no classification head {head_name!r} "
+                                      f"(heads: {', '.join(heads) or 'none'}); is it a fine-tuned model?")
+    if labels is not None and heads[head_name] != len(labels):
+        raise CheckpointMismatchError(f"{checkpoint} predicts {heads[head_name]} classes but the label set "
+                                      f"has {len(labels)} ({', '.join(labels)}): check --task / --labels")
+    trained = model_label_order(checkpoint, cfg, label_dict)
+    if len(trained) != heads[head_name]:
+        raise CheckpointMismatchError(f"{checkpoint} predicts {heads[head_name]} classes but its label dictionary "
+                                      f"has {len(trained)} ({','.join(trained)}): pass the right --label-dict")
+    if labels is not None and list(labels) != trained:
+        raise CheckpointMismatchError(
+            f"the label order {','.join(labels)} differs from the order {','.join(trained)} that {checkpoint} "
+            f"was fine-tuned with: pass --labels {','.join(trained)} (or leave --labels and --task out)")
+    label_dict_obj = label_dictionary(trained)
+    label_dict_obj.add_symbol("<mask>")  # as SentencePredictionTask.load_dictionary
+    task = task_cls(cfg.task, data_dict, label_dict_obj)
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)], task=task, state=state)
     model = models[0].to(device).eval()
-    return model, task, cfg, head_name
+    return model, task, cfg, head_name, trained
 
 
 class PairClassifier:
@@ -73,10 +101,13 @@ class PairClassifier:
         self.batch_size, self.device = batch_size, device
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, spm_model, dictionary, labels, max_len=128, batch_size=32, device="cpu"):
-        model, task, _, head_name = load_checkpoint(checkpoint, dictionary, labels, device)
-        max_len = min(max_len, model.encoder.max_positions())  # longer inputs have no position embedding
-        return cls(model, task, head_name, PairEncoder(spm_model, max_len), labels, batch_size, device)
+    def from_checkpoint(cls, checkpoint, spm_model, dictionary, labels=None, max_len=128, batch_size=32,
+                        device="cpu", label_dict=None):
+        """``labels``: class-id order to check against the model's; ``None`` takes the model's."""
+        encoder = PairEncoder(spm_model, max_len)
+        model, task, _, head_name, labels = load_checkpoint(checkpoint, dictionary, labels, device, label_dict)
+        encoder.max_len = min(max_len, model.encoder.max_positions())  # longer inputs have no position embedding
+        return cls(model, task, head_name, encoder, labels, batch_size, device)
 
     def tokens(self, example: PairExample) -> torch.Tensor:
         a, b = self.encoder.encode_pair(example.sentence1, example.sentence2)

@@ -4,7 +4,7 @@ Accuracies are percentages. Sections switched off by their settings are ``None``
 JSON always has the same keys.
 """
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import List, Optional
 
 import torch
@@ -24,7 +24,7 @@ class EvaluationSettings:
     task_dir: str
     spm_model: str
     dictionary: str
-    labels: List[str]
+    labels: Optional[List[str]] = None  # class-id order; None: the order the checkpoint was fine-tuned with
     langs: Optional[List[str]] = None
     generalized: bool = True
     limit: int = 0                 # first N rows of every test set (0: all)
@@ -41,6 +41,7 @@ class EvaluationSettings:
     pgd_norm: str = "l2"
     pgd_steps: int = 5
     pgd_step_size: float = 0.0     # 0: 2.5 * eps / steps (Madry et al.)
+    label_dict: Optional[str] = None  # None: label/dict.txt of the fine-tuning data dir named in the checkpoint
 
 
 def _per_language(test_sets, score):
@@ -51,13 +52,14 @@ def _per_language(test_sets, score):
 def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
     torch.manual_seed(s.seed)
     started = time.time()
+    classifier = PairClassifier.from_checkpoint(s.checkpoint, s.spm_model, s.dictionary, s.labels, s.max_len,
+                                                s.batch_size, s.device, s.label_dict)
+    s = replace(s, labels=classifier.labels)
     test_sets = read_test_sets(s.task_dir, s.labels, s.langs)
     if s.limit:
         test_sets = {lang: ex[:s.limit] for lang, ex in test_sets.items()}
     if s.generalized and len(test_sets) > 1:
         check_parallel(s.task_dir, test_sets)
-    classifier = PairClassifier.from_checkpoint(s.checkpoint, s.spm_model, s.dictionary, s.labels, s.max_len,
-                                                s.batch_size, s.device)
     results = {"settings": asdict(s), "languages": list(test_sets)}
     progress("standard setting")
     results["standard"] = zero_shot.standard_accuracy(classifier, test_sets)
