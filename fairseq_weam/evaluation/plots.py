@@ -1,14 +1,40 @@
-"""PNG plots for people: accuracy per language (clean and under attack) and the generalized heatmap."""
+"""PNG plots for people: accuracy per language (clean and under attack), the generalized heatmap, and the
+comparison of systems over seeds. The one module that imports matplotlib.
+
+The majority-class accuracy of the gold labels is drawn as a dashed segment over each language's bars.
+"""
 import logging
 from pathlib import Path
 
-import matplotlib
+# fairseq's text_to_speech task sets the root logger to DEBUG when fairseq loads its tasks; matplotlib
+# logs at DEBUG while it is imported, so its level is set first.
+for _name in ("matplotlib", "PIL"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-logging.getLogger("matplotlib").setLevel(logging.WARNING)
+from fairseq_weam.atomic import atomic_path  # noqa: E402
+
+
+def _save(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def majority_segments(ax, x, values):
+    """A dashed black segment over each language's group of bars at its majority-class accuracy."""
+    first = True
+    for xi, value in zip(x, values):
+        if value is None or np.isnan(value):
+            continue
+        ax.hlines(value, xi - 0.45, xi + 0.45, colors="k", linestyles="dashed", linewidth=1.2,
+                  label="majority class" if first else None, zorder=3)
+        first = False
 
 
 def accuracy_bars(results, path):
@@ -23,14 +49,15 @@ def accuracy_bars(results, path):
     for i, (title, section) in enumerate(series):
         ax.bar(x + i * width - 0.4 + width / 2, [section["accuracy"].get(lang, np.nan) for lang in langs],
                width, label=title)
+    majority = (results.get("majority_class") or {}).get("accuracy") or {}
+    majority_segments(ax, x, [majority.get(lang) for lang in langs])
     ax.set_xticks(x, langs)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Zero-shot accuracy per language")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def generalized_heatmap(generalized, path):
@@ -49,8 +76,31 @@ def generalized_heatmap(generalized, path):
     fig.colorbar(image, ax=ax, label="accuracy (%)")
     ax.set_title("Generalized setting")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
+
+
+def comparison_bars(summary, path):
+    """Clean zero-shot accuracy per language, one bar per system, std over seeds as error bars."""
+    langs, systems = summary["languages"], summary["systems"]
+    width = 0.8 / max(len(systems), 1)
+    x = np.arange(len(langs))
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(langs) + 2), 3.8))
+    for k, (label, s) in enumerate(systems.items()):
+        means = [s["per_language"][lang][0] for lang in langs]
+        stds = [s["per_language"][lang][1] for lang in langs]
+        ax.bar(x + k * width - 0.4 + width / 2, means, width, yerr=stds, capsize=2, label=label)
+    majority = (summary.get("majority_class") or {}).get("per_language") or {}
+    majority_segments(ax, x, [majority[lang][0] if lang in majority else None for lang in langs])
+    ax.set_xticks(x, langs)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    title = "Zero-shot accuracy per language (mean ± std over seeds)"
+    if summary.get("intersection"):
+        title += "\nINTERSECTION ONLY: languages some runs lack are left out"
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def write_plots(results, out_dir):
