@@ -36,11 +36,13 @@ def per_pair_view(batch, task):
             x_t, y_t = target[r], target[B + r]
             x_len = int(batch["net_input"]["src_lengths"][r]) - 2
             x_t, y_t = x_t[1 : 1 + x_len], y_t[1:]
-        else:  # <s> x </s> y </s>
+        else:  # <s> x </s> y </s>, or <s> y </s> x </s> when y_first
             row = target[r]
             tokens = batch["net_input"]["src_tokens"][r]
             eos_positions = (tokens == task.dictionary.eos()).nonzero().flatten().tolist()
             x_t, y_t = row[1 : eos_positions[0]], row[eos_positions[0] + 1 :]
+            if batch["y_first"][r]:
+                x_t, y_t = y_t, x_t
         masked = lambda t: [(i, int(v)) for i, v in enumerate(t.tolist()) if v != pad]
         views.append((batch["pair"][r], int(batch["line"][r]), masked(x_t), masked(y_t)))
     return views
@@ -115,3 +117,53 @@ def test_no_prefetch_thread_without_dataloader_workers(data):
     dataset = task.load_dataset("train")
     assert task.get_batch_iterator(dataset, max_sentences=8, num_workers=0, data_buffer_size=10).buffer_size == 0
     assert task.get_batch_iterator(dataset, max_sentences=8, num_workers=1, data_buffer_size=10).buffer_size == 10
+
+
+@pytest.mark.parametrize("objective,mode", [("tlm", "separate"), ("weam", "concat")])
+def test_one_row_formats_present_each_pair_in_both_orders(data, objective, mode):
+    task = make_task(data, objective=objective, input_mode=mode)
+    dataset = task.load_dataset("train", epoch=1)
+    orders = [dataset[i]["y_first"] for i in range(len(dataset))]
+    assert 0.4 < sum(orders) / len(orders) < 0.6, sum(orders) / len(orders)
+    again = make_task(data, objective=objective, input_mode=mode).load_dataset("train", epoch=1)
+    assert [again[i]["y_first"] for i in range(len(again))] == orders  # same seed and epoch: same orders
+    dataset.set_epoch(2)
+    assert [dataset[i]["y_first"] for i in range(len(dataset))] != orders
+    # the row really starts with y: its first piece after <s> is the first piece of y
+    batch = first_batches(task, n=1)[0]
+    for r in range(batch["nsentences"]):
+        item = task.dataset("train")[int(batch["id"][r])]
+        first = item["y_masked"] if batch["y_first"][r] else item["x_masked"]
+        assert torch.equal(batch["net_input"]["src_tokens"][r, 1 : 1 + len(first)], first)
+
+
+def test_fixed_pair_order_keeps_l1_first(data):
+    task = make_task(data, objective="tlm", fixed_pair_order=True)
+    batch = first_batches(task, n=1)[0]
+    assert not batch["y_first"].any()
+
+
+def test_reset_positions_restart_at_the_second_sentence(data):
+    task = make_task(data, objective="tlm", reset_positions=True)
+    pad, eos = task.dictionary.pad(), task.dictionary.eos()
+    batch = first_batches(task, n=1)[0]
+    tokens, positions = batch["net_input"]["src_tokens"], batch["net_input"]["positions"]
+    for r in range(len(tokens)):
+        row = [t for t in tokens[r].tolist() if t != pad]
+        first_eos = row.index(eos)
+        expected = [pad + 1 + t for t in range(first_eos + 1)] + [pad + 2 + k for k in range(len(row) - first_eos - 1)]
+        expected += [pad] * (tokens.size(1) - len(row))
+        assert positions[r].tolist() == expected
+    assert "positions" not in first_batches(make_task(data, objective="tlm"), n=1)[0]["net_input"]
+
+
+@pytest.mark.parametrize("objective,mode", [("weam", "separate"), ("mlm", "separate"), ("tlm", "separate"),
+                                            ("weam", "concat")])
+def test_max_tokens_bounds_the_padded_batch_tensor(data, objective, mode):
+    task = make_task(data, objective=objective, input_mode=mode)
+    dataset = task.load_dataset("train")
+    max_tokens = 120
+    iterator = task.get_batch_iterator(dataset, max_tokens=max_tokens, max_positions=task.max_positions(), seed=7)
+    sizes = [batch["net_input"]["src_tokens"].numel() for batch in iterator.next_epoch_itr(shuffle=False)]
+    assert sizes and max(sizes) <= max_tokens, (max(sizes), max_tokens)
+    assert sum(sizes) / len(sizes) > max_tokens / 2  # batches are filled, not cut to tiny pieces

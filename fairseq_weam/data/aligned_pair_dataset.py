@@ -94,7 +94,9 @@ class AlignedPairDataset(FairseqDataset):
     (``|x| + |y| + 3``) for every objective, so that every objective orders the pairs alike.
     ``num_tokens`` is what the pair costs in the padded batch tensor, which fairseq's ``--max-tokens``
     bounds as ``rows x longest``: ``|x| + |y| + 3`` for one row ``<s> x </s> y </s>``, and
-    ``2 * (max(|x|, |y|) + 2)`` when x and y are two rows (``separate_rows``).
+    ``2 * (max(|x|, |y|) + 2)`` when x and y are two rows (``separate_rows``). ``size`` returns the same
+    cost, because fairseq's ``ConcatDataset`` counts tokens by ``size``; filtering by ``--max-positions``
+    reads ``sizes``, and every pair fits by construction.
     """
 
     def __init__(self, src, tgt, align, eos, max_pieces, name="", separate_rows=False):
@@ -150,7 +152,7 @@ class AlignedPairDataset(FairseqDataset):
         return self._num_tokens[indices]
 
     def size(self, index):
-        return self._sizes[index]
+        return self._num_tokens[index]
 
     @property
     def supports_prefetch(self):

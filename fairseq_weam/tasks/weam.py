@@ -151,13 +151,14 @@ class WeamTask(FairseqTask):
                 f"--input-mode concat); --objective {cfg.objective} --input-mode {cfg.input_mode} encodes each "
                 "sentence as its own row, whose positions already start at its beginning: drop the flag"
             )
-        half = [flag for flag, on in (("--fp16", getattr(cfg, "fp16", False)), ("--bf16", getattr(cfg, "bf16", False)))
-                if on]
-        if half and (getattr(cfg, "cpu", False) or not torch.cuda.is_available()):
-            where = "with --cpu" if getattr(cfg, "cpu", False) else "without a CUDA GPU (none is visible)"
+        # `is True`: a WeamConfig built outside fairseq holds the unresolved "${common.fp16}" strings
+        half = [flag for flag in ("fp16", "bf16") if getattr(cfg, flag, False) is True]
+        cpu = getattr(cfg, "cpu", False) is True
+        if half and (cpu or not torch.cuda.is_available()):
+            flag = f"--{half[0]}"
             raise WeamTaskError(
-                f"{half[0]} needs a CUDA GPU; this run is {where}: drop {half[0]} to train in float32 on CPU, "
-                "or run on a GPU"
+                f"{flag} needs a CUDA GPU; this run is {'with --cpu' if cpu else 'on a machine without one'}: "
+                f"drop {flag} to train in float32 on CPU, or run on a GPU"
             )
 
     @staticmethod
