@@ -208,11 +208,11 @@ def test_criterion_loss_is_mean_ml_plus_lambda_mean_cl(cl_weight):
     flat = features.view(-1, 8)
     ce = lambda h, t: F.cross_entropy(model.head(h).unsqueeze(0), torch.tensor([t]))
     # multilingual: the four masked pieces, each from its own state
-    ml = masked_cross_entropy(model, features, batch["target"], d.pad())
+    ml = masked_cross_entropy(model, features, batch["target"], d.pad()).detach()
     assert len(ml) == 4
     assert torch.allclose(ml, torch.stack([ce(flat[1], 10), ce(flat[3], 12), ce(flat[7], 20), ce(flat[9], 22)]))
     # cross-lingual: x0 from mean(y1, y2); y0 from x1; y2 from mean(x0, x3); x2 (unaligned) nothing
-    cl = torch.stack([ce((flat[8] + flat[9]) / 2, 10), ce(flat[2], 20), ce((flat[1] + flat[4]) / 2, 22)])
+    cl = torch.stack([ce((flat[8] + flat[9]) / 2, 10), ce(flat[2], 20), ce((flat[1] + flat[4]) / 2, 22)]).detach()
     assert sample_size == 4 and log["ml_tokens"] == 4 and log["cl_tokens"] == 3
     assert torch.allclose(log["ml_loss"], ml.sum().detach(), atol=1e-5)
     assert torch.allclose(log["cl_loss"], cl.sum().detach(), atol=1e-5)
@@ -272,3 +272,56 @@ def test_checkpoint_with_another_vocabulary_is_refused_for_both_flags(tmp_path):
         with pytest.raises(ValueError, match=r"has 10 token embeddings.*gives 12 types"):
             WeamTask.check_checkpoint_vocabulary(cfg, "DATA/dict.txt", 12)
         WeamTask.check_checkpoint_vocabulary(cfg, "DATA/dict.txt", 10)  # same size: accepted
+
+
+def tiny_roberta(d):
+    from argparse import Namespace
+
+    from fairseq.models.roberta import RobertaModel
+    from fairseq.models.roberta.model import base_architecture
+
+    args = Namespace(encoder_layers=1, encoder_embed_dim=16, encoder_ffn_embed_dim=32, encoder_attention_heads=2,
+                     max_positions=32)
+    base_architecture(args)
+    torch.manual_seed(0)
+    return RobertaModel.build_model(args, SimpleNamespace(source_dictionary=d)).eval()
+
+
+def test_reset_positions_change_the_position_ids_the_model_sees():
+    from fairseq_weam.criterions.weam import given_positions
+
+    d = make_dictionary()
+    item = hand_made_item(d)
+    batch = ObjectiveBatchDataset([item], d, "tlm", reset_positions=True, shuffle=False).collater([item])
+    tokens, positions = batch["net_input"]["src_tokens"], batch["net_input"]["positions"]
+    # <s> x0..x3 </s> | y0..y2 </s>: pad = 1, so fairseq numbers <s> 2; y0 restarts at 3, as x0
+    assert positions.tolist() == [[2, 3, 4, 5, 6, 7, 3, 4, 5, 6]]
+    model = tiny_roberta(d)
+    encoder = model.encoder.sentence_encoder
+    with torch.no_grad():
+        with given_positions(model, positions):
+            embedded, token_part = encoder.forward_embedding(tokens)
+            reset_features = model(tokens, features_only=True)[0]
+        expected = encoder.layernorm_embedding(token_part + encoder.embed_positions.weight[positions])
+        assert torch.allclose(embedded, expected, atol=1e-6)
+        default = model(tokens, features_only=True)[0]
+        assert not torch.allclose(reset_features, default)
+        with given_positions(model, torch.arange(2, 12).unsqueeze(0)):  # fairseq's own numbering
+            assert torch.allclose(model(tokens, features_only=True)[0], default, atol=1e-6)
+    assert not encoder.embed_positions._forward_hooks
+
+
+def test_criterion_on_a_real_model_matches_cross_entropy_over_the_masked_positions():
+    d, batch = collate("weam", "concat")
+    model = tiny_roberta(d)
+    criterion = WeamCriterion(SimpleNamespace(target_dictionary=d), cl_weight=0.7)
+    with torch.no_grad():
+        loss, sample_size, log = criterion(model, batch)
+        logits, _ = model(batch["net_input"]["src_tokens"])
+        target = batch["target"]
+        ml = F.cross_entropy(logits[target.ne(d.pad())], target[target.ne(d.pad())])
+        flat = model(batch["net_input"]["src_tokens"], features_only=True)[0].view(-1, 16)
+        # concat row: x piece i at 1 + i, y piece j at 6 + j; x0 <- y1, y2; y0 <- x1; y2 <- x0, x3
+        exchanged = torch.stack([(flat[7] + flat[8]) / 2, flat[2], (flat[1] + flat[4]) / 2])
+        cl = F.cross_entropy(model.encoder.output_layer(exchanged), torch.tensor([10, 20, 22]))
+    assert float(loss / sample_size) == pytest.approx(float(ml + 0.7 * cl), abs=1e-5)
