@@ -2,17 +2,32 @@
 
 Use as ``fairseq-train --user-dir fairseq_weam ...`` or ``import fairseq_weam``. Importing registers the
 plugin's tasks and criterions with fairseq (fairseq auto-imports only ``tasks/`` and ``models/`` of a
-user dir, never ``criterions/``) and makes fairseq checkpoints resumable under torch >= 2.6.
+user dir, never ``criterions/``), makes fairseq checkpoints resumable under torch >= 2.6, and has
+fairseq's own commands (``fairseq-train`` ...) report the plugin's user errors as one line, not a traceback.
 """
 import importlib
 import pkgutil
+import sys
 from pathlib import Path
 
 from fairseq_weam.checkpoint_loading import allow_fairseq_checkpoints
+from fairseq_weam.errors import WeamError
 
 __version__ = "0.1.0"
 
 allow_fairseq_checkpoints()
+
+
+def _report_user_errors_in_one_line(kind, value, traceback, _previous=sys.excepthook):
+    """``sys.excepthook``: a WeamError that escapes a program (fairseq-train) is printed as one line."""
+    if isinstance(value, WeamError):
+        print(f"{Path(sys.argv[0]).name}: error: {value}", file=sys.stderr)
+    else:
+        _previous(kind, value, traceback)
+
+
+if sys.excepthook.__name__ != _report_user_errors_in_one_line.__name__:
+    sys.excepthook = _report_user_errors_in_one_line
 
 
 def _import_components(subpackage):

@@ -9,9 +9,10 @@ import torch.nn.functional as F
 
 import fairseq_weam  # noqa: F401  (registers the criterion, makes checkpoints loadable)
 from fairseq import checkpoint_utils
+from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 from fairseq.criterions.sentence_prediction import SentencePredictionConfig, SentencePredictionCriterion
 from fairseq_weam.criterions.robust_sentence_prediction import (
-    RobustSentencePredictionConfig, RobustSentencePredictionCriterion)
+    RobustCriterionError, RobustSentencePredictionConfig, RobustSentencePredictionCriterion)
 from fairseq_weam.robust import embedding_forward
 from fairseq_weam.robust.embedding_attack import AttackLossScale, PGDSettings, pgd_perturbation
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
@@ -195,6 +196,35 @@ def test_adversarial_criterion_under_fp16_trains_on_a_perturbed_input(trained):
     loss, n, log = RobustSentencePredictionCriterion(cfg, task)(model, batch)
     assert torch.isfinite(loss)
     assert float(log["adv_loss"]) > float(log["clean_loss"]) + 1e-3
+
+
+def test_mha_and_ffn_regularization_terms_are_kept(trained):
+    """With --mha-reg-scale-factor/--ffn-reg-scale-factor, fairseq's criterion adds both terms; so do we."""
+    model, task, batch = trained
+    model = copy.deepcopy(model).train()
+    model.args.mha_reg_scale_factor, model.args.ffn_reg_scale_factor = 1e-3, 2e-3
+    fairseq_loss, _, fairseq_log = SentencePredictionCriterion(SentencePredictionConfig(), task)(model, batch)
+    fairseq_loss = float(fairseq_loss.detach())
+    fairseq_log = {key: float(value.detach()) for key, value in fairseq_log.items() if key.endswith("_reg_loss")}
+    assert fairseq_log["mha_reg_loss"] > 0 and fairseq_log["ffn_reg_loss"] > 0
+    no_attack = RobustSentencePredictionConfig(robust_method="adversarial", adv_steps=0, adv_clean_weight=0.0)
+    no_noise = RobustSentencePredictionConfig(robust_method="noise", noise_sigma=0.0)
+    for cfg in (no_attack, no_noise):
+        loss, _, log = RobustSentencePredictionCriterion(cfg, task)(model, batch)
+        assert float(loss.detach()) == pytest.approx(fairseq_loss, rel=1e-6)
+        for key in ("mha_reg_loss", "ffn_reg_loss"):
+            assert float(log[key]) == pytest.approx(fairseq_log[key], rel=1e-6)
+
+
+def test_adversarial_refuses_checkpoint_activations(trained):
+    model, task, batch = trained
+    model = copy.deepcopy(model).train()
+    layers = model.encoder.sentence_encoder.layers
+    for i, layer in enumerate(layers):  # what --checkpoint-activations does to each encoder layer
+        layers[i] = checkpoint_wrapper(layer)
+    criterion = RobustSentencePredictionCriterion(RobustSentencePredictionConfig(robust_method="adversarial"), task)
+    with pytest.raises(RobustCriterionError, match="cannot train with --checkpoint-activations"):
+        criterion(model, batch)
 
 
 def test_bad_settings_are_rejected():

@@ -16,6 +16,9 @@ from fairseq.criterions import register_criterion
 from fairseq.criterions.sentence_prediction import SentencePredictionConfig, SentencePredictionCriterion
 from fairseq.dataclass import ChoiceEnum
 from fairseq.logging import metrics
+from omegaconf import II
+
+from fairseq_weam.errors import WeamError
 
 from fairseq_weam.robust import embedding_forward
 from fairseq_weam.robust.embedding_attack import AttackLossScale, PGDSettings, pgd_perturbation
@@ -57,16 +60,69 @@ class RobustSentencePredictionConfig(SentencePredictionConfig):
     noise_sigma: float = field(
         default=0.1, metadata={"help": "noise scale: std (gaussian) or half-width (uniform), per coordinate"}
     )
+    # read from fairseq's own options, to refuse set-ups the perturbed forward cannot serve
+    fp16: bool = II("common.fp16")
+    bf16: bool = II("common.bf16")
+    cpu: bool = II("common.cpu")
+    ddp_backend: str = II("distributed_training.ddp_backend")
+    distributed_world_size: int = II("distributed_training.distributed_world_size")
 
 
-def _refuse_pytorch_ddp(model):
-    """The perturbed forward calls the encoder and the head directly, bypassing a torch DDP wrapper's
-    forward (RobertaModel.forward cannot take embeddings); torch DDP then cannot sync gradients reliably.
-    fairseq's legacy_ddp all-reduces gradients after backward, whatever the forward path."""
-    inner = getattr(model, "module", None)
-    if isinstance(inner, torch.nn.parallel.DistributedDataParallel):
-        raise RuntimeError("--robust-method adversarial/noise needs --ddp-backend legacy_ddp (alias no_c10d) "
-                           "for multi-GPU training: the perturbed forward bypasses torch DDP's forward")
+class RobustCriterionError(WeamError, ValueError):
+    """A set-up the robust criterion cannot train correctly."""
+
+
+def _option(value, default):
+    """A fairseq option interpolated into the criterion's config; ``default`` when it was not resolved
+    (the criterion built directly from Python)."""
+    return default if isinstance(value, str) and value.startswith("${") else value
+
+
+def check_setup(cfg):
+    """Refuse, in one line, the fairseq set-ups under which this criterion would train wrongly."""
+    if (_option(cfg.fp16, False) or _option(cfg.bf16, False)) and (
+            _option(cfg.cpu, False) or not torch.cuda.is_available()):
+        raise RobustCriterionError("--fp16/--bf16 need a GPU (none is used: --cpu given or no CUDA device); "
+                                   "drop --fp16/--bf16 to train in fp32 on the CPU")
+    if cfg.robust_method == "none":
+        return
+    if cfg.regression_target:
+        raise RobustCriterionError("--robust-method adversarial/noise supports classification only, "
+                                   "not --regression-target")
+    backend = _option(cfg.ddp_backend, "legacy_ddp")
+    if backend == "fully_sharded":
+        raise RobustCriterionError("--robust-method adversarial/noise cannot train with --ddp-backend "
+                                   "fully_sharded (the perturbed forward bypasses FSDP's forward, which gathers "
+                                   "the sharded weights): use --ddp-backend legacy_ddp")
+    if backend not in ("legacy_ddp", "no_c10d") and _option(cfg.distributed_world_size, 1) > 1:
+        # The perturbed forward calls the encoder and the head directly, bypassing the DDP wrapper's forward
+        # (RobertaModel.forward cannot take embeddings), so torch DDP cannot sync gradients reliably;
+        # fairseq's legacy_ddp all-reduces gradients after backward, whatever the forward path.
+        raise RobustCriterionError(f"--robust-method adversarial/noise needs --ddp-backend legacy_ddp (alias "
+                                   f"no_c10d) for multi-worker training, not {backend}: the perturbed forward "
+                                   "bypasses torch DDP's forward")
+
+
+def _refuse_checkpoint_activations(model):
+    """fairseq's activation checkpointing works with ``backward()`` only; PGD needs ``autograd.grad``."""
+    if any(hasattr(module, "precheckpoint_forward") for module in model.modules()):
+        raise RobustCriterionError("--robust-method adversarial cannot train with --checkpoint-activations "
+                                   "(PGD takes gradients with torch.autograd.grad, which activation "
+                                   "checkpointing does not support): drop --checkpoint-activations")
+
+
+def regularization(model):
+    """fairseq's ``mha_reg``/``ffn_reg`` terms, as its sentence_prediction criterion adds them:
+    (total, logging entries)."""
+    total, logged = 0.0, {}
+    args = getattr(model, "args", None)
+    for key, factor, term in (("mha_reg_loss", "mha_reg_scale_factor", "_get_adaptive_head_loss"),
+                              ("ffn_reg_loss", "ffn_reg_scale_factor", "_get_adaptive_ffn_loss")):
+        if getattr(args, factor, 0.0) != 0.0:
+            value = getattr(model, term)()
+            total = total + value
+            logged[key] = value.detach()
+    return total, logged
 
 
 @register_criterion("robust_sentence_prediction", dataclass=RobustSentencePredictionConfig)
@@ -74,9 +130,8 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
     def __init__(self, cfg: RobustSentencePredictionConfig, task):
         super().__init__(cfg, task)
         self.cfg = cfg
-        if cfg.robust_method != "none" and cfg.regression_target:
-            raise ValueError("--robust-method adversarial/noise supports classification only, "
-                             "not --regression-target")
+        check_setup(cfg)
+        self._model_checked = False
         self.pgd = PGDSettings(eps=cfg.adv_eps, step_size=cfg.adv_step_size, steps=cfg.adv_steps,
                                norm=cfg.adv_norm, random_init=cfg.adv_random_init,
                                loss_scale=cfg.adv_loss_scale, loss_scale_window=cfg.adv_loss_scale_window)
@@ -86,7 +141,9 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
         if self.cfg.robust_method == "none" or not model.training:
             return super().forward(model, sample, reduce)
 
-        _refuse_pytorch_ddp(model)
+        if self.cfg.robust_method == "adversarial" and not self._model_checked:
+            _refuse_checkpoint_activations(model)
+            self._model_checked = True
         src_tokens = sample["net_input"]["src_tokens"]
         targets = model.get_targets(sample, None).view(-1)
         embeddings = embedding_forward.token_embeddings(model, src_tokens)
@@ -106,9 +163,12 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
             noise = sample_embedding_noise(embeddings, pad, self.cfg.noise_type, self.cfg.noise_sigma)
             robust_loss, noisy_logits = loss_of(add_perturbation(embeddings, noise))
             loss = robust_loss
+        reg_loss, reg_logged = regularization(model)
+        loss = loss + reg_loss
 
         sample_size = targets.numel()
         logging_output = {
+            **reg_logged,
             "loss": loss.data,
             "ntokens": sample["ntokens"],
             "nsentences": sample_size,
