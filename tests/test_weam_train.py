@@ -46,6 +46,7 @@ def test_every_objective_trains_logs_the_same_keys_and_masks_the_same_tokens(dat
         for values in logs[objective].values():
             assert all(k in values for k in KEYS), values
         assert "valid on 'valid' subset" in proc.stdout + proc.stderr
+        assert "Please install tensorboardX" not in proc.stdout + proc.stderr
     assert all(v["cl_tokens"] > 0 and v["cl_loss"] > 0 for v in logs["weam"].values())
     for baseline in ("tlm", "mlm"):
         assert all(v["cl_tokens"] == 0 and v["cl_loss"] == 0 for v in logs[baseline].values())
@@ -55,7 +56,8 @@ def test_every_objective_trains_logs_the_same_keys_and_masks_the_same_tokens(dat
 
 
 def test_weam_concat_mode_and_whole_word_masking_train(data, tmp_path):
-    proc = run(train_args(data, tmp_path / "c", "--input-mode", "concat", "--mask-whole-words", "--no-save"))
+    proc = run(train_args(data, tmp_path / "c", "--input-mode", "concat", "--mask-whole-words", "--reset-positions",
+                          "--no-save"))
     logged = updates(proc.stdout + proc.stderr)
     assert sorted(logged) == [1, 2, 3] and all(v["cl_tokens"] > 0 for v in logged.values())
 
@@ -123,3 +125,20 @@ def test_hydra_config_trains(data, tmp_path):
                 f"hydra.run.dir={tmp_path / 'hydra'}"])
     logged = updates(proc)
     assert sorted(logged) == [1, 2] and all(v["cl_tokens"] > 0 for v in logged.values())
+
+
+@pytest.mark.parametrize("flags,message", [
+    (("--tokens-per-sample", "4"), "--tokens-per-sample 4 leaves no piece to predict"),
+    (("--mask-prob", "0"), "--mask-prob 0 masks no piece"),
+    (("--fp16",), "--fp16 needs a CUDA GPU; this run is with --cpu"),
+    (("--bf16",), "--bf16 needs a CUDA GPU; this run is with --cpu"),
+    (("--objective", "mlm", "--reset-positions"), "--reset-positions applies to <s> x </s> y </s> inputs"),
+])
+def test_settings_that_cannot_train_are_refused_in_one_line(data, tmp_path, flags, message):
+    failed = run(train_args(data, tmp_path / "x", *flags), check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and not updates(output)
+    lines = [line for line in output.splitlines() if message in line]
+    assert len(lines) == 1, output[-3000:]
+    assert re.search(r"(WeamTaskError|fairseq-train: error): " + re.escape(message), lines[0])  # one line
+    assert "use" in lines[0] or "drop" in lines[0]  # and what to do
