@@ -151,7 +151,6 @@ def test_a_rebuilt_aligner_binary_reruns_the_align_stage(tmp_path):
 
 
 # item 8 ---------------------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_a_split_without_pairs_is_an_error_before_binarizing(tmp_path):
     raw = make_raw(tmp_path / "RAW")
     for lang in ("en", "de"):
