@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: the whole workflow on the embedded default corpus (the machine's gettext catalogs), at toy size.
 #   prepare -> pre-train WEAM and TLM (same data, same updates) -> fine-tune on English with standard and
-#   adversarial training -> zero-shot and generalized evaluation -> results table and plots.
+#   adversarial training (3 fine-tuning seeds) -> zero-shot and generalized evaluation -> results table
+#   (mean ± std over seeds, majority-class row) and plots.
+# The downstream task (weam-gettext-pairs): do two UI messages share a content word? Learnt from English
+# pairs, tested on their human translations (de, fr, ru; parallel by row), where the shared term is
+# inflected, compounded or rephrased.
 # Each step is one of the recipes in examples/ (or one CLI); change the sizes below to run it for real.
 # Independent runs go in parallel, one CPU thread each (on a busy CPU, several OpenMP threads per process
 # are ten times slower, not faster). Re-running skips finished steps (delete $DEMO_DIR to start again).
@@ -18,7 +22,8 @@ OBJECTIVES="${OBJECTIVES:-weam tlm}"
 METHODS="${METHODS:-adversarial none}"
 TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-4000}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-3}"
-SEED="${SEED:-1}"
+SEED="${SEED:-1}"                                   # pre-training and task seed
+FINETUNE_SEEDS="${FINETUNE_SEEDS:-1 2 3}"
 TINY_ARCH="--arch roberta_base --encoder-layers 2 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 2 --max-positions 128"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 mkdir -p "$DEMO_DIR/pretrain" "$DEMO_DIR/finetune"
@@ -72,13 +77,13 @@ for objective in $OBJECTIVES; do
 done
 
 step "4/6 a sentence-pair task from the catalogs (English train/dev; test in en,$TEST_LANGS, parallel by row)"
-[ -d "$DEMO_DIR/task" ] || weam-gettext-pairs "$DEMO_DIR/task" --langs "$TEST_LANGS" \
-  --train-size "$TASK_TRAIN_SIZE" --dev-size 300 --test-size 300 --seed "$SEED"
+[ -d "$DEMO_DIR/task" ] || weam-gettext-pairs "$DEMO_DIR/task" --langs "$TEST_LANGS" --label shared_term \
+  --negatives random --train-size "$TASK_TRAIN_SIZE" --dev-size 300 --test-size 300 --seed "$SEED"
 
-step "5/6 fine-tune every pre-trained model on English only, with --robust-method: $METHODS (in parallel)"
-job_finetune() {  # objective method
-  local run="$DEMO_DIR/finetune/$1-$2"
-  TASK=pawsx TASK_DIR="$DEMO_DIR/task" METHOD="$2" OUT="$run" SEED="$SEED" \
+step "5/6 fine-tune every pre-trained model on English only, with --robust-method: $METHODS, seeds $FINETUNE_SEEDS"
+job_finetune() {  # objective method seed
+  local run="$DEMO_DIR/finetune/$1-$2-seed$3"
+  TASK=pawsx TASK_DIR="$DEMO_DIR/task" METHOD="$2" OUT="$run" SEED="$3" \
   MODEL="$DEMO_DIR/pretrain/$1/checkpoint_last.pt" DICT="$DEMO_DIR/data/dict.txt" \
   SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=1e-4 \
   EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 ADV_EPS=0.05 ADV_STEP_SIZE=0.05 ADV_STEPS=1 \
@@ -87,30 +92,36 @@ job_finetune() {  # objective method
 }
 finetune_jobs=()
 for method in $METHODS; do  # the slowest method first: the two cores stay busy
-  for objective in $OBJECTIVES; do
-    [ -f "$DEMO_DIR/finetune/$objective-$method/done" ] || finetune_jobs+=("finetune:$objective:$method")
+  for seed in $FINETUNE_SEEDS; do
+    for objective in $OBJECTIVES; do
+      [ -f "$DEMO_DIR/finetune/$objective-$method-seed$seed/done" ] \
+        || finetune_jobs+=("finetune:$objective:$method:$seed")
+    done
   done
 done
 [ ${#finetune_jobs[@]} -eq 0 ] || run_parallel "${finetune_jobs[@]}"
 
 step "6/6 evaluate: zero-shot per language, generalized l1 x l2 matrix, embedding PGD attack (in parallel)"
-job_evaluate() {  # objective method
-  TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$DEMO_DIR/finetune/$1-$2" SEED="$SEED" DICT="$DEMO_DIR/data/dict.txt" \
+job_evaluate() {  # objective method seed
+  TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$DEMO_DIR/finetune/$1-$2-seed$3" SEED="$3" DICT="$DEMO_DIR/data/dict.txt" \
   SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" PGD_EPS=0.05 bash "$HERE/finetune/evaluate.sh"
 }
 EVALS=()
 evaluate_jobs=()
 for objective in $OBJECTIVES; do
   for method in $METHODS; do
-    [ -f "$DEMO_DIR/finetune/$objective-$method/eval/results.json" ] || evaluate_jobs+=("evaluate:$objective:$method")
-    EVALS+=("$objective+$method=$DEMO_DIR/finetune/$objective-$method/eval/results.json")
+    for seed in $FINETUNE_SEEDS; do
+      run="$DEMO_DIR/finetune/$objective-$method-seed$seed"
+      [ -f "$run/eval/results.json" ] || evaluate_jobs+=("evaluate:$objective:$method:$seed")
+      EVALS+=("$objective+$method=$run/eval/results.json")
+    done
   done
 done
 [ ${#evaluate_jobs[@]} -eq 0 ] || run_parallel "${evaluate_jobs[@]}"
 
-step "results (accuracy %, fine-tuned on English only)"
+step "results (accuracy %, fine-tuned on English only; mean ± std over fine-tuning seeds $FINETUNE_SEEDS)"
 weam-report "${EVALS[@]}" --out-dir "$DEMO_DIR/report"
 echo
 echo "Results table: $DEMO_DIR/report/summary.md; plot: $DEMO_DIR/report/comparison.png"
-echo "Per run: $DEMO_DIR/finetune/<objective>-<method>/eval/{results.md,accuracy_per_language.png,generalized_heatmap.png}"
+echo "Per run: $DEMO_DIR/finetune/<objective>-<method>-seed<seed>/eval/{results.md,accuracy_per_language.png,generalized_heatmap.png}"
 echo "Data report: $DEMO_DIR/data/prep_report.txt; retrieval: $DEMO_DIR/pretrain/<objective>.retrieval.json"
