@@ -28,13 +28,11 @@ def _save(fig, path):
 
 def majority_segments(ax, x, values):
     """A dashed black segment over each language's group of bars at its majority-class accuracy."""
-    first = True
-    for xi, value in zip(x, values):
-        if value is None or np.isnan(value):
-            continue
-        ax.hlines(value, xi - 0.45, xi + 0.45, colors="k", linestyles="dashed", linewidth=1.2,
-                  label="majority class" if first else None, zorder=3)
-        first = False
+    points = [(xi, v) for xi, v in zip(x, values) if v is not None and not np.isnan(v)]
+    if points:
+        xs, ys = np.array(points).T
+        ax.hlines(ys, xs - 0.45, xs + 0.45, colors="k", linestyles="dashed", linewidth=1.2,
+                  label="majority class", zorder=3)
 
 
 def accuracy_bars(results, path):

@@ -1,7 +1,8 @@
-"""Results as JSON (for machines) and markdown tables (for papers)."""
+"""Results as JSON (for machines) and markdown tables (for papers); each file is written atomically."""
 import json
 import math
-from pathlib import Path
+
+from fairseq_weam.atomic import write_text_atomic
 
 
 def _fmt(value):
@@ -9,7 +10,7 @@ def _fmt(value):
 
 
 def write_json(results, path):
-    Path(path).write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(results, indent=2, sort_keys=False) + "\n")
 
 
 def per_language_table(results) -> str:
@@ -17,6 +18,8 @@ def per_language_table(results) -> str:
     for key, title in (("smoothed", "smoothed"), ("synonym_attack", "synonym attack"), ("pgd_attack", "PGD")):
         if results.get(key):
             columns.append((title, results[key]))
+    if results.get("majority_class"):
+        columns.append(("majority class", results["majority_class"]))
     lines = ["| language | " + " | ".join(title for title, _ in columns) + " |",
              "|---|" + "---:|" * len(columns)]
     for lang in results["languages"]:
@@ -38,6 +41,9 @@ def markdown(results) -> str:
     parts = [f"# Zero-shot evaluation of `{s['checkpoint']}`", "",
              f"Task dir `{s['task_dir']}`, labels {', '.join(s['labels'])}, seed {s['seed']}. Accuracy in %.", "",
              "## Standard setting", "", per_language_table(results), ""]
+    if results.get("majority_class"):
+        parts += ["Majority class: the share of the most frequent gold label of each test set (what always "
+                  "predicting it scores).", ""]
     if results.get("synonym_attack"):
         a = results["synonym_attack"]
         parts += [f"Synonym attack: greedy, at most {a['budget']} words changed per pair, on the first "
@@ -58,4 +64,4 @@ def markdown(results) -> str:
 
 
 def write_markdown(results, path):
-    Path(path).write_text(markdown(results), encoding="utf-8")
+    write_text_atomic(path, markdown(results))

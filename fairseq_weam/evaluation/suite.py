@@ -1,7 +1,7 @@
 """The full zero-shot evaluation of one fine-tuned checkpoint, as one results dict.
 
 Accuracies are percentages. Sections switched off by their settings are ``None`` in the results, so the
-JSON always has the same keys.
+JSON always has the same keys. ``majority_class`` is computed from the gold labels alone.
 """
 import time
 from dataclasses import asdict, dataclass, replace
@@ -63,6 +63,7 @@ def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
     results = {"settings": asdict(s), "languages": list(test_sets)}
     progress("standard setting")
     results["standard"] = zero_shot.standard_accuracy(classifier, test_sets)
+    results["majority_class"] = zero_shot.majority_class_accuracy(test_sets)
     results["generalized"] = None
     if s.generalized and len(test_sets) > 1:
         progress("generalized setting")

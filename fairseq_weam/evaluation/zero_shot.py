@@ -1,5 +1,7 @@
 """Zero-shot cross-lingual accuracy: the standard setting (one language per pair) and the generalized
-setting of Robust-XLT (sentence1 in l1, sentence2 in l2, for every ordered pair of test languages)."""
+setting of Robust-XLT (sentence1 in l1, sentence2 in l2, for every ordered pair of test languages), and
+the majority-class accuracy of the gold labels, the floor any classifier should clear."""
+from collections import Counter
 from typing import Dict, List
 
 from fairseq_weam.xtreme.io import PairExample, generalized_pairs
@@ -30,3 +32,10 @@ def generalized_accuracy(classifier, test_sets: Dict[str, List[PairExample]], st
     cross = [matrix[a][b] for a in langs for b in langs if a != b]
     return {"languages": langs, "accuracy": matrix, "average": mean(v for row in matrix.values() for v in row.values()),
             "cross_language_average": mean(cross)}
+
+
+def majority_class_accuracy(test_sets: Dict[str, List[PairExample]]) -> dict:
+    """Per language, the share (percent) of the most frequent gold label: what always predicting it scores."""
+    accuracy = {lang: 100.0 * Counter(ex.label for ex in examples).most_common(1)[0][1] / len(examples)
+                for lang, examples in test_sets.items() if examples}
+    return {"accuracy": accuracy, "average": mean(accuracy.values())}
