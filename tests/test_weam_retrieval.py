@@ -1,5 +1,6 @@
 """weam-retrieval: the retrieval measures on hand-made states, and the command on a trained tiny checkpoint."""
 import json
+import shutil
 
 import pytest
 import torch
@@ -71,4 +72,24 @@ def test_weam_retrieval_command_reports_every_pair(tmp_path):
 
     missing = run([tool("weam-retrieval"), tmp_path / "ckpt" / "checkpoint_last.pt", "--data", data,
                    "--lang-pairs", "en-xx"], check=False)
-    assert missing.returncode == 2 and "en-xx" in missing.stderr
+    assert missing.returncode == 1 and "en-xx" in missing.stderr and "Traceback" not in missing.stderr
+
+    # without alignments: an error naming the missing file, not "word 0.000"
+    unaligned = tmp_path / "unaligned"
+    shutil.copytree(data, unaligned, ignore=shutil.ignore_patterns("valid.align.*"))
+    failed = run([tool("weam-retrieval"), tmp_path / "ckpt" / "checkpoint_last.pt", "--data", unaligned,
+                  "--output", tmp_path / "none.json"], check=False)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr and "word 0.000" not in failed.stderr
+    assert [line for line in failed.stderr.splitlines() if not line.startswith("INFO:")] == [
+        f"weam-retrieval: error: {unaligned / 'valid.align.en-de'}.bin/.idx not found: the word alignments of "
+        "en-de (valid) are needed; weam-prepare writes them (fairseq-preprocess --align-suffix align)"
+    ]
+    assert not (tmp_path / "none.json").exists()
+
+    # a checkpoint of another vocabulary: one line naming both sizes and both files
+    other = make_aligned_data(tmp_path / "bigger", n_words=40, n_train=40, n_valid=24)
+    failed = run([tool("weam-retrieval"), tmp_path / "ckpt" / "checkpoint_last.pt", "--data", other], check=False)
+    lines = [line for line in failed.stderr.splitlines() if not line.startswith("INFO:")]
+    assert failed.returncode == 1 and len(lines) == 1, failed.stderr[-3000:]
+    assert lines[0].startswith("weam-retrieval: error: vocabulary size mismatch")
+    assert str(other / "dict.txt") in lines[0] and "checkpoint_last.pt has 73 token embeddings" in lines[0]

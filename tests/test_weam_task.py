@@ -167,3 +167,21 @@ def test_max_tokens_bounds_the_padded_batch_tensor(data, objective, mode):
     sizes = [batch["net_input"]["src_tokens"].numel() for batch in iterator.next_epoch_itr(shuffle=False)]
     assert sizes and max(sizes) <= max_tokens, (max(sizes), max_tokens)
     assert sum(sizes) / len(sizes) > max_tokens / 2  # batches are filled, not cut to tiny pieces
+
+
+def test_load_aligned_pairs_reads_the_raw_pairs_and_links(data):
+    from fairseq_weam.data.aligned_pair_dataset import PairDataError, load_aligned_pairs, load_dictionary
+
+    dictionary = load_dictionary(data)
+    dataset = load_aligned_pairs(data, "valid", "en-fr", dictionary, max_pieces=100)
+    raw = data.parent / "raw"
+    x_lines = (raw / "valid.en-fr.en").read_text(encoding="utf-8").splitlines()
+    y_lines = (raw / "valid.en-fr.fr").read_text(encoding="utf-8").splitlines()
+    links = (raw / "valid.en-fr.align").read_text(encoding="utf-8").splitlines()
+    assert len(dataset) == len(x_lines) == 41
+    for i in (0, 17, 40):
+        item = dataset[i]
+        assert dictionary.string(item["x"]) == x_lines[i] and dictionary.string(item["y"]) == y_lines[i]
+        assert [f"{a}-{b}" for a, b in item["links"].tolist()] == links[i].split()
+    with pytest.raises(PairDataError, match=r"valid\.en-xx\.en\.bin/\.idx not found"):
+        load_aligned_pairs(data, "valid", "en-xx", dictionary, max_pieces=100)
