@@ -23,16 +23,17 @@ def find_binary(name: str, given: Optional[str], install_hint: str, flag: str) -
     return found
 
 
-def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None, tmp_dir=None) -> str:
+def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None, tmp_dir=None, env=None) -> str:
     """Run ``args``; return its stdout (when not redirected to the ``stdout`` file object).
 
     The tool runs in its own process group (with ``TMPDIR=tmp_dir`` when given, so its own temporary
-    files land there); an exception or interrupt while it runs ends the whole group, workers included.
+    files land there, and with the variables of ``env`` set); an exception or interrupt while it runs ends the whole group, workers included.
     A missing executable or a non-zero exit becomes an :class:`AlignerError` with the command and the
     tail of its stderr.
     """
     args = [str(a) for a in args]
-    env = dict(os.environ, TMPDIR=str(tmp_dir)) if tmp_dir is not None else None
+    extra = dict(env or {}, **({"TMPDIR": str(tmp_dir)} if tmp_dir is not None else {}))
+    env = dict(os.environ, **extra) if extra else None
     try:
         proc = subprocess.Popen(
             args, stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE, env=env,

@@ -4,6 +4,10 @@ Its input is one ``source ||| target`` line per sentence pair (tokens split on s
 ``|||`` token ends the source); both directions print ``source-target`` links on stdout. A word that is
 itself ``|||`` is written as :data:`SEPARATOR_STANDIN` so the word counts stay the same; links are by
 index, so nothing is translated back.
+
+fast_align runs with one OpenMP thread: with several, its sums are added in a different order on each
+run and two runs on the same input give different links (seen with the real binary), while a re-run of
+``weam-prepare`` must give identical output.
 """
 from fairseq_weam.align.external_tool import find_binary, run_tool
 
@@ -13,6 +17,7 @@ INSTALL_HINT = (
 )
 
 
+DETERMINISTIC_ENV = {"OMP_NUM_THREADS": "1"}
 SEPARATOR = "|||"
 # Contains the word boundary mark, which words built from pieces never do (a lone mark is written "\u2581").
 SEPARATOR_STANDIN = "\u2581|||\u2581"
@@ -38,4 +43,4 @@ def align_fast_align(src_path, tgt_path, forward_path, reverse_path, binary=None
     for out_path, extra in ((forward_path, []), (reverse_path, ["-r"])):
         with open(out_path, "wb") as out:
             run_tool([exe, "-i", joint_path, "-d", "-o", "-v", *extra], "fast_align", INSTALL_HINT, stdout=out,
-                     tmp_dir=tmp_dir)
+                     tmp_dir=tmp_dir, env=DETERMINISTIC_ENV)
