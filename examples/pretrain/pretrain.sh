@@ -2,12 +2,13 @@
 # Pre-train (from scratch) with WEAM or one of its baselines on a weam-prepare data directory.
 #   DATA=/path/to/DATA OBJECTIVE=weam|tlm|mlm SAVE_DIR=ckpt/weam bash examples/pretrain/pretrain.sh [extra fairseq-train flags]
 # Defaults are a base-size model for a GPU; override ARCH_FLAGS / MAX_TOKENS / MAX_UPDATE for other sizes.
+# tlm and weam concat show each pair in both orders; pass --fixed-pair-order or --reset-positions as extra flags.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 : "${DATA:?set DATA to a weam-prepare output directory}"
 OBJECTIVE="${OBJECTIVE:-weam}"          # weam | tlm | mlm
 INPUT_MODE="${INPUT_MODE:-separate}"    # weam only: separate | concat
-CL_WEIGHT="${CL_WEIGHT:-1.0}"           # λ in L = L_ml + λ L_cl
+CL_WEIGHT="${CL_WEIGHT:-1.0}"           # λ in L = mean_ml + λ mean_cl
 LANG_PAIRS="${LANG_PAIRS:-}"            # e.g. en-de,en-fr (default: every pair in DATA)
 ALPHA="${ALPHA:-0.3}"                   # language-pair sampling temperature
 SEED="${SEED:-1}"
