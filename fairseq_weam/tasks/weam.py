@@ -3,7 +3,9 @@
 Reads the data directory written by ``weam-prepare`` (one shared ``dict.txt``; per pair
 ``{split}.{l1}-{l2}.{l1|l2}`` and ``{split}.align.{l1}-{l2}``), samples language pairs with temperature α,
 masks both sides of every pair (the same pieces for every objective of one seed), and formats the batch for
-``--objective weam|tlm|mlm``. The method is a re-implementation from the paper's Figure 1 (DESIGN.md §4).
+``--objective weam|tlm|mlm`` (one-row formats show each pair in both orders). The method is a
+re-implementation from the paper's Figure 1 (DESIGN.md §4). Settings under which nothing can be predicted,
+or that cannot run here, are refused in ``setup_task`` (``WeamTaskError``, one line).
 """
 import logging
 import os
@@ -16,14 +18,17 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
-from fairseq_weam.data import ObjectiveBatchDataset, PairMaskingDataset, sample_pairs_with_temperature
-from fairseq_weam.data.aligned_pair_dataset import (  # noqa: F401  (find_lang_pairs: part of this module's API)
+from fairseq_weam.data import (  # noqa: F401  (find_lang_pairs: re-exported, part of the task's API)
+    ObjectiveBatchDataset,
+    PairMaskingDataset,
     find_lang_pairs,
+    is_concat,
     load_aligned_pairs,
     load_dictionary,
+    sample_pairs_with_temperature,
     select_lang_pairs,
 )
-from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES, is_concat
+from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES
 from fairseq_weam.errors import WeamError
 from fairseq_weam.text.pieces import word_start_table
 
