@@ -325,3 +325,31 @@ def test_criterion_on_a_real_model_matches_cross_entropy_over_the_masked_positio
         exchanged = torch.stack([(flat[7] + flat[8]) / 2, flat[2], (flat[1] + flat[4]) / 2])
         cl = F.cross_entropy(model.encoder.output_layer(exchanged), torch.tensor([10, 20, 22]))
     assert float(loss / sample_size) == pytest.approx(float(ml + 0.7 * cl), abs=1e-5)
+
+
+def test_two_micro_batches_give_the_gradient_of_one_batch_of_both():
+    """fairseq sums the micro-batch losses and divides by the summed sample_size (--update-freq 2); with
+    micro-batches of one and two pairs, per-batch means (sample_size 1) would weight the first pair double."""
+    torch.manual_seed(2)
+    d = make_dictionary()
+    items = [dict(hand_made_item(d), id=k) for k in range(3)]
+    dataset = ObjectiveBatchDataset(items, d, "weam", "separate", shuffle=False)
+    small, large, all_three = dataset.collater(items[:1]), dataset.collater(items[1:]), dataset.collater(items)
+    fa, fb = torch.randn(2, 6, 8), torch.randn(4, 6, 8)
+    head = torch.nn.Linear(8, len(d))
+    criterion = WeamCriterion(SimpleNamespace(target_dictionary=d), cl_weight=0.5)
+
+    def gradient(pieces):
+        head.zero_grad()
+        total, size = 0.0, 0
+        for batch, features in pieces:
+            model = StubModel(features, len(d))
+            model.head = head
+            loss, sample_size, _ = criterion(model, batch)
+            total, size = total + loss, size + sample_size
+        (total / size).backward()
+        return head.weight.grad.clone()
+
+    micro = gradient([(small, fa), (large, fb)])
+    single = gradient([(all_three, torch.stack([fa[0], fb[0], fb[1], fa[1], fb[2], fb[3]]))])
+    assert torch.allclose(micro, single, atol=1e-6)
