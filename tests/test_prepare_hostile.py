@@ -215,7 +215,7 @@ def start_slow_prepare(tmp_path, dest, fake):
     env = dict(os.environ, FAKE_ALIGN_MARKER=str(marker), OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
         [tool("weam-prepare"), "--raw-dir", str(tmp_path / "RAW"), "--dest-dir", str(dest), "--vocab-size", "80",
-         "--aligner", "fast_align", "--fast-align-bin", str(fake)],
+         "--aligner", "fast_align", "--fast-align-bin", str(fake), "--workers", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.time() + 300
@@ -240,13 +240,13 @@ def test_sigterm_removes_temporaries_and_a_rerun_gives_identical_output(tmp_path
     assert list((dest / ".work").glob("weam-align-*"))  # mid-run: the aligner's temporary directory exists
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "weam-prepare: interrupted" in err, err
+    assert proc.returncode == 130 and err.strip().splitlines() == ["weam-prepare: interrupted"], err
     leftovers = [p for p in dest.rglob("*") if p.name.endswith((".partial", ".tmp")) or p.name.startswith(
         ("weam-align-", "weam-binarize-"))]
     assert not leftovers and not list(dest.glob("*.bin")) and not (dest / ".lock").exists()
-    prepare(config(tmp_path, aligner="fast_align", fast_align_bin=str(fake)), **quiet)
-    prepare(config(tmp_path, dest_dir=str(tmp_path / "UNINTERRUPTED"), aligner="fast_align",
-                   fast_align_bin=str(fake)), **quiet)
+    settings = dict(aligner="fast_align", fast_align_bin=str(fake), workers=2)  # the model records its threads
+    prepare(config(tmp_path, **settings), **quiet)
+    prepare(config(tmp_path, dest_dir=str(tmp_path / "UNINTERRUPTED"), **settings), **quiet)
     assert contract_files(dest) == contract_files(tmp_path / "UNINTERRUPTED")
     assert len(contract_files(dest)) == 12 + 3 + 1  # 3 streams x 2 splits x (bin, idx); 3 dicts; model
 

@@ -92,7 +92,7 @@ def test_data_contract_and_alignments(tmp_path):
     train = report["pairs"]["en-de"]["train"]
     assert train["pairs_in"] == train["pairs_out"] == 80
     assert train["aligned_share_src"] > 0.8 and train["links_per_sentence"] > 1
-    assert set(report["stages"]) >= {"clean:en-de", "sentencepiece", "encode:en-de", "dict", "align:en-de",
+    assert set(report["stages"]) >= {"clean:en-de", "sentencepiece", "encode:en-de", "dict", "unk:en-de", "align:en-de",
                                      "binarize:en-de", "binarize:en-fr"}
 
 
@@ -105,7 +105,7 @@ def test_rerun_skips_complete_stages_and_keeps_mtimes(tmp_path):
     prepare(config(tmp_path), log=messages.append)
     assert snapshot(tmp_path / "DATA") == before
     skipped = [m for m in messages if m.endswith("skipped (outputs complete)")]
-    assert len(skipped) == 6, messages
+    assert len(skipped) == 7, messages
     # a changed setting re-runs only the stages that depend on it
     messages.clear()
     prepare(config(tmp_path, first_piece_only=True), log=messages.append)

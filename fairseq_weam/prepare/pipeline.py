@@ -1,10 +1,11 @@
-"""``weam-prepare`` end to end: check -> clean -> sentencepiece -> encode -> dict -> align -> binarize -> report.
+"""``weam-prepare`` end to end: check -> clean -> sentencepiece -> encode -> dict -> unk -> align -> binarize -> report.
 
 Inputs are checked for every pair before anything is written. Each stage goes through
 :class:`~fairseq_weam.prepare.stages.StageRunner`, so a failed run leaves no half-written output and a
 re-run only does the stages whose settings or inputs changed.
 """
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 from typing import Dict, List
@@ -140,6 +141,19 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> Li
         dict_fn = lambda partials: write_fairseq_dict(model_path, piece_files, partials[0])  # noqa: E731
     dict_sig = runner.run("dict", dict_settings, [dict_path], dict_fn)
 
+    for pair in pairs:  # a --dict that does not go with --spm-model is refused before aligning
+        name = pair_name(pair)
+
+        def count_unk(partials, pair=pair):
+            dictionary = Dictionary.load(str(dict_path))
+            counts = {s: {lang: count_unknown_pieces(pieces_dir / f"{s}.{pair_name(pair)}.{lang}", dictionary)
+                          for lang in pair} for s in splits[pair]}
+            partials[0].write_text(json.dumps(counts, indent=1), encoding="utf-8")
+            return counts
+
+        runner.run(f"unk:{name}", [dict_sig, encode_sigs[pair]], [pieces_dir / f"{name}.unk.json"], count_unk)
+        _check_unk_share(pair, runner.results[f"unk:{name}"]["stats"], cfg)
+
     for pair in pairs:
         name = pair_name(pair)
         ins = {s: [pieces_dir / f"{s}.{name}.{pair[0]}", pieces_dir / f"{s}.{name}.{pair[1]}"]
@@ -157,15 +171,9 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> Li
         outputs = {n: dest / n for n in names}
 
         def binarize(partials, pair=pair, outputs=outputs):
-            dictionary = Dictionary.load(str(dict_path))
-            unknown = {s: {lang: count_unknown_pieces(pieces_dir / f"{s}.{pair_name(pair)}.{lang}", dictionary)
-                           for lang in pair} for s in splits[pair]}
-            _check_unk_share(pair, unknown, cfg)  # before binarizing: a wrong --dict writes nothing
             binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)), cfg.workers, work)
-            return unknown
 
         runner.run(f"binarize:{name}", [align_sig, dict_sig, encode_sigs[pair]], list(outputs.values()), binarize)
-        _check_unk_share(pair, runner.results[f"binarize:{name}"]["stats"], cfg)  # also when the stage was skipped
 
     report_missing = not (dest / "prep_report.json").exists() or not (dest / "prep_report.txt").exists()
     report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path), dataclasses.asdict(cfg))

@@ -17,7 +17,7 @@ def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, se
         clean = results[f"clean:{pair}"]["stats"]
         encode = results[f"encode:{pair}"]["stats"]
         align = results[f"align:{pair}"]["stats"]
-        unknown = results[f"binarize:{pair}"]["stats"]
+        unknown = results[f"unk:{pair}"]["stats"]
         entry = {}
         for split in clean:
             drops = {r: clean[split].get(r, 0) + encode[split].get(r, 0) for r in DROP_REASONS}
@@ -33,7 +33,8 @@ def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, se
                 "aligned_share_tgt": round(a["tgt_aligned"] / max(a["tgt_pieces"], 1), 4),
                 "pieces_src": a["src_pieces"],
                 "pieces_tgt": a["tgt_pieces"],
-                "unk_share": {lang: round(c["unk"] / max(c["pieces"], 1), 4) for lang, c in unknown[split].items()},
+                "unk_share": {lang: round(unknown[split][lang]["unk"] / max(unknown[split][lang]["pieces"], 1), 4)
+                              for lang in pair.split("-")},  # source first (the record's keys are sorted)
             }
         report["pairs"][pair] = entry
     return report

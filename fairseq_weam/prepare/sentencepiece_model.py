@@ -5,6 +5,7 @@ is the maintainers' recommended route for XLM-R (fairseq ids are offset from raw
 """
 import io
 import multiprocessing
+import signal
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -59,8 +60,11 @@ def train_sentencepiece(text_paths: Sequence, model_path, vocab_size: int, model
 _processor: Optional[spm.SentencePieceProcessor] = None
 
 
-def _load_processor(model_path):
+def _load_processor(model_path, pool_worker=False):
     global _processor
+    if pool_worker:  # the parent handles Ctrl-C / SIGTERM and ends the pool; a worker just stops, silently
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _processor = spm.SentencePieceProcessor(model_file=str(model_path))
 
 
@@ -82,7 +86,7 @@ def encode_lines(model_path, lines: Iterable[str], workers=1, desc="encode", tot
 
     progress = tqdm(desc=desc, total=total, unit=" lines", mininterval=2, leave=False, disable=None)
     if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers, _load_processor, (model_path,)) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, _load_processor, (model_path, True)) as pool:
             for pieces in pool.imap(_encode_batch, batches()):
                 progress.update(len(pieces))
                 yield from pieces
