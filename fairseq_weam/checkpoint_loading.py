@@ -112,8 +112,10 @@ def _fall_back_from_a_corrupt_last_checkpoint(load_checkpoint):
                        "the latest intact checkpoint")
         cfg = copy.deepcopy(cfg)
         with open_dict(cfg):
-            # the last checkpoint exists, so fairseq would not fine-tune from a model here either
-            cfg.restore_file, cfg.finetune_from_model = str(fallback), None
+            # fairseq adds the suffix to --restore-file itself; the last checkpoint exists, so fairseq would
+            # not fine-tune from a model here either
+            cfg.restore_file = str(fallback.with_name(fallback.name[:-len(f"{suffix}.pt")] + ".pt"))
+            cfg.finetune_from_model = None
         return load_checkpoint(cfg, trainer, **passthrough_args)
 
     load.weam_fallback = True
