@@ -19,7 +19,6 @@ from fairseq.logging import metrics
 from omegaconf import II
 
 from fairseq_weam.errors import WeamError
-
 from fairseq_weam.robust import embedding_forward
 from fairseq_weam.robust.embedding_attack import AttackLossScale, PGDSettings, pgd_perturbation
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
