@@ -2,7 +2,8 @@
 
 Use as ``fairseq-train --user-dir fairseq_weam ...`` or ``import fairseq_weam``. Importing registers the
 plugin's tasks and criterions with fairseq (fairseq auto-imports only ``tasks/`` and ``models/`` of a
-user dir, never ``criterions/``), makes fairseq checkpoints resumable under torch >= 2.6, and has
+user dir, never ``criterions/``), has fairseq read checkpoints weights-only with the plugin's allow-list
+(resumable under torch >= 2.6, no code from a checkpoint runs without the user's opt-in), and has
 fairseq's own commands (``fairseq-train`` ...) report the plugin's user errors as one line, not a traceback.
 """
 import importlib
@@ -10,12 +11,12 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from fairseq_weam.checkpoint_loading import allow_fairseq_checkpoints
+from fairseq_weam.checkpoint_loading import guard_fairseq_checkpoint_reads
 from fairseq_weam.errors import WeamError
 
 __version__ = "0.1.0"
 
-allow_fairseq_checkpoints()
+guard_fairseq_checkpoint_reads()
 
 
 def _report_user_errors_in_one_line(kind, value, traceback, _previous=sys.excepthook):

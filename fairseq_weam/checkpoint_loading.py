@@ -1,14 +1,10 @@
-"""Make fairseq's own checkpoints resumable: under torch >= 2.6, and after a kill during a checkpoint copy.
+"""fairseq's own checkpoint reads: weights-only with the plugin's allow-list, and resumable after a kill.
 
-torch 2.6 changed ``torch.load`` to ``weights_only=True`` by default. fairseq's checkpoints pickle an
-``argparse.Namespace`` and omegaconf containers, so ``fairseq-train`` can save a checkpoint it can no
-longer resume, ``from_pretrained`` cannot load one, and in distributed runs rank > 0 fails when rank 0
-broadcasts the state (``fairseq/distributed/utils.py``). Upstream fixed only the first call site
-(facebookresearch/fairseq#5611) and the Python-3.11 builds on PyPI predate even that.
-
-Rather than switching safety off for the whole process (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``), the
-plugin gives exactly those fairseq modules a ``torch`` whose ``load`` defaults to ``weights_only=False``:
-they read checkpoints the user wrote or chose to load, which is what fairseq always assumed.
+torch >= 2.6 loads weights-only by default, and fairseq's checkpoints pickle an ``argparse.Namespace`` (and,
+in what rank 0 broadcasts to the other ranks, omegaconf containers), so unpatched fairseq cannot resume the
+checkpoints it writes. The plugin gives exactly fairseq's checkpoint readers (``checkpoint_utils`` and the
+broadcast in ``distributed/utils.py``) a ``torch`` whose ``load`` is ``checkpoint_safety.load``: weights-only
+with one allow-list of the types fairseq checkpoints hold; anything else only on the user's opt-in.
 
 fairseq writes a checkpoint once (atomically) and then *copies* it to ``checkpoint_best.pt`` and
 ``checkpoint_last.pt``; a kill during the copy leaves ``checkpoint_last.pt`` truncated beside intact
@@ -27,12 +23,14 @@ from pathlib import Path
 import torch
 from omegaconf import open_dict
 
+from fairseq_weam import checkpoint_safety
 from fairseq_weam.errors import WeamError
 
 logger = logging.getLogger(__name__)
 
-#: fairseq modules whose ``torch.load`` calls read fairseq's own pickled checkpoints / broadcasts.
-CHECKPOINT_MODULES = ("fairseq.checkpoint_utils", "fairseq.distributed.utils")
+#: fairseq modules whose ``torch.load`` calls read checkpoints, and how a refusal names what they read.
+CHECKPOINT_MODULES = {"fairseq.checkpoint_utils": None,  # the file's path
+                      "fairseq.distributed.utils": "the checkpoint state broadcast by rank 0"}
 LAST = "checkpoint_last{}.pt"
 
 
@@ -40,22 +38,18 @@ class CorruptCheckpointError(WeamError, RuntimeError):
     """The last checkpoint is unreadable and no intact one is beside it."""
 
 
-def trusted_torch_load(*args, **kwargs):
-    """``torch.load`` that unpickles full objects unless the caller asked otherwise."""
-    kwargs.setdefault("weights_only", False)
-    return torch.load(*args, **kwargs)
-
-
-class _TorchWithTrustedLoad(types.ModuleType):
+class _TorchWithSafeLoad(types.ModuleType):
     """Stands in for the ``torch`` module inside fairseq's checkpoint code; only ``load`` differs."""
 
-    def __init__(self):
+    def __init__(self, source):
         super().__init__("torch")
+        self._source = source
 
     def __getattr__(self, name):
         return getattr(torch, name)
 
-    load = staticmethod(trusted_torch_load)
+    def load(self, f, map_location=None, **kwargs):
+        return checkpoint_safety.load(f, source=self._source, map_location=map_location, **kwargs)
 
 
 def archive_problem(path):
@@ -122,12 +116,12 @@ def _fall_back_from_a_corrupt_last_checkpoint(load_checkpoint):
     return load
 
 
-def allow_fairseq_checkpoints():
+def guard_fairseq_checkpoint_reads():
     """Patch fairseq's checkpoint readers (idempotent)."""
-    for name in CHECKPOINT_MODULES:
+    for name, source in CHECKPOINT_MODULES.items():
         module = importlib.import_module(name)
-        if not isinstance(module.torch, _TorchWithTrustedLoad):
-            module.torch = _TorchWithTrustedLoad()
+        if not isinstance(module.torch, _TorchWithSafeLoad):
+            module.torch = _TorchWithSafeLoad(source)
     checkpoint_utils = importlib.import_module("fairseq.checkpoint_utils")
     if not getattr(checkpoint_utils.load_checkpoint, "weam_fallback", False):
         checkpoint_utils.load_checkpoint = _fall_back_from_a_corrupt_last_checkpoint(checkpoint_utils.load_checkpoint)

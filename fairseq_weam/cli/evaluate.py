@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from fairseq_weam.checkpoint_safety import TRUST_HELP, checkpoint_trust
 from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.evaluation import plots, reports
 from fairseq_weam.evaluation.suite import EvaluationSettings, run_evaluation
@@ -28,6 +29,7 @@ def build_parser():
                                     "order the model was fine-tuned with (default: that order)")
     p.add_argument("--label-dict", help="label/dict.txt of the fine-tuning data (default: found through the "
                                         "data dir recorded in the checkpoint)")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     p.add_argument("--out-dir", required=True, help="where results.json, results.md and the PNGs go")
     p.add_argument("--langs", help="comma-separated test languages (default: every test-{lang}.tsv)")
     p.add_argument("--no-generalized", action="store_true", help="skip the l1 x l2 matrix")
@@ -61,7 +63,8 @@ def main(argv=None):
             smooth_sigma=args.smooth_sigma, neighbours=args.neighbours, attack_budget=args.attack_budget,
             attack_limit=args.attack_limit, pgd_eps=args.pgd_eps, pgd_norm=args.pgd_norm, pgd_steps=args.pgd_steps,
             pgd_step_size=args.pgd_step_size)
-        results = run_evaluation(settings, progress=lambda msg: print(f"weam-evaluate: {msg}", file=sys.stderr))
+        with checkpoint_trust(args.trust_checkpoint, "--trust-checkpoint"):
+            results = run_evaluation(settings, progress=lambda msg: print(f"weam-evaluate: {msg}", file=sys.stderr))
         out = Path(args.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         reports.write_json(results, out / "results.json")

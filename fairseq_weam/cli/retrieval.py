@@ -5,6 +5,7 @@ import sys
 
 import fairseq_weam  # noqa: F401  (registers the weam task; makes checkpoints loadable)
 from fairseq_weam.atomic import write_text_atomic
+from fairseq_weam.checkpoint_safety import TRUST_HELP, checkpoint_trust
 from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.evaluation.retrieval import RetrievalOptions, evaluate_retrieval, summary_line
 
@@ -25,6 +26,7 @@ def build_parser():
     parser.add_argument("--word-pooling", choices=("mean", "first"), default="mean",
                         help="a word's state: mean of its pieces' states or its first piece's")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     parser.add_argument("--output", default=None, help="write the JSON report here (default: stdout)")
     return parser
 
@@ -35,7 +37,8 @@ def main(argv=None):
                                layer=args.layer, word_pooling=args.word_pooling, batch_size=args.batch_size)
 
     def run():
-        report = evaluate_retrieval(args.checkpoint, args.data, options)
+        with checkpoint_trust(args.trust_checkpoint, "--trust-checkpoint"):
+            report = evaluate_retrieval(args.checkpoint, args.data, options)
         text = json.dumps(report, indent=2)
         if args.output:
             write_text_atomic(args.output, text + "\n")

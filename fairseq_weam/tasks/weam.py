@@ -18,6 +18,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
+from fairseq_weam import checkpoint_safety
 from fairseq_weam.data import (  # noqa: F401  (find_lang_pairs: re-exported, part of the task's API)
     ObjectiveBatchDataset,
     PairMaskingDataset,
@@ -103,9 +104,9 @@ class WeamConfig(FairseqDataclass):
 def checkpoint_vocab_size(path):
     """Rows of the token embedding of a fairseq RoBERTa / XLM-R checkpoint (None if it has none)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        state = checkpoint_safety.load(path, map_location="cpu", mmap=True)
     except RuntimeError:  # legacy (non-zip) serialization cannot be memory-mapped
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = checkpoint_safety.load(path, map_location="cpu")
     weights = state.get("model", state)
     for key in (EMBEDDING_KEY, "decoder.sentence_encoder.embed_tokens.weight"):
         if key in weights:
