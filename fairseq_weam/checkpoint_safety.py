@@ -63,6 +63,10 @@ ALLOWED = (
     (numpy.dtype, "numpy.dtype", "the dtype of a numpy array or scalar"),
     (_SCALAR, "numpy.core.multiarray.scalar", "numpy scalars (a loss or metric kept as numpy.float64)"),
     (_SCALAR, "numpy._core.multiarray.scalar", "the same, written under numpy 2.x"),
+) + tuple(
+    (type(numpy.dtype(code)), f"numpy.dtypes.{type(numpy.dtype(code)).__name__}",
+     "the class of a numeric numpy dtype, which unpickling a dtype builds (never an object or string dtype)")
+    for code in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")
 )
 
 SAFE_GLOBALS = [(obj, name) for obj, name, _ in ALLOWED]
