@@ -115,45 +115,38 @@ def test_every_kind_of_checkpoint_needs_only_allow_listed_globals(checkpoints, t
         assert "omegaconf.dictconfig.DictConfig" in needed and needed <= allowed, (kind, needed - allowed)
 
 
-def test_restore_file(checkpoints, tmp_path):
-    """fairseq-train --restore-file: fairseq's own reader (masked_lm: no plugin code reads it first)."""
-    path, mark = checkpoints["evil_masked_lm"], marker(checkpoints, "masked_lm")
-    args = masked_lm_train(checkpoints["mono"], tmp_path / "ckpt", "--restore-file", path, max_update=2)
+def train_refused_then_trusted(args, path, mark, loaded):
+    """fairseq-train refuses ``path`` without the opt-in; with it, logs the opt-in once and prints ``loaded``."""
     refused = run(args, env=without_opt_in(), check=False)
     assert_refused(refused, "fairseq-train", path, f"set {TRUST_ENV}=1 in the environment")
     assert not mark.exists()
 
     trusted = run(args, env=with_opt_in())
     assert mark.exists() and len(opt_in_lines(trusted, path)) == 1
-    assert f"Loaded checkpoint {path} (epoch 1 @ 1 updates)" in trusted.stdout + trusted.stderr
+    assert loaded in trusted.stdout + trusted.stderr
     mark.unlink()
+
+
+def test_restore_file(checkpoints, tmp_path):
+    """fairseq-train --restore-file: fairseq's own reader (masked_lm: no plugin code reads it first)."""
+    path = checkpoints["evil_masked_lm"]
+    args = masked_lm_train(checkpoints["mono"], tmp_path / "ckpt", "--restore-file", path, max_update=2)
+    train_refused_then_trusted(args, path, marker(checkpoints, "masked_lm"),
+                               f"Loaded checkpoint {path} (epoch 1 @ 1 updates)")
 
 
 def test_finetune_from_model(checkpoints, tmp_path):
-    path, mark = checkpoints["evil_classifier"], marker(checkpoints, "classifier")
+    path = checkpoints["evil_classifier"]
     args = finetune_args(checkpoints["bin"], tmp_path / "ckpt", "none", 1, ["--finetune-from-model", path])
-    refused = run(args, env=without_opt_in(), check=False)
-    assert_refused(refused, "fairseq-train", path, f"set {TRUST_ENV}=1 in the environment")
-    assert not mark.exists()
-
-    trusted = run(args, env=with_opt_in())
-    assert mark.exists() and len(opt_in_lines(trusted, path)) == 1
-    assert f"loading pretrained model from {path}" in trusted.stdout + trusted.stderr
-    mark.unlink()
+    train_refused_then_trusted(args, path, marker(checkpoints, "classifier"), f"loading pretrained model from {path}")
 
 
 def test_xlmr_continuation(checkpoints, tmp_path):
-    """--task weam --finetune-from-model model.pt: the task's vocabulary check reads it, then fairseq's reader."""
-    path, mark = checkpoints["evil_masked_lm"], marker(checkpoints, "masked_lm")
+    """--task weam --finetune-from-model model.pt: the task's vocabulary check reads it, then fairseq's reader
+    (read twice, the opt-in logged once)."""
+    path = checkpoints["evil_masked_lm"]
     args = weam_train(checkpoints["data"], tmp_path / "ckpt", "--finetune-from-model", path, max_update=1)
-    refused = run(args, env=without_opt_in(), check=False)
-    assert_refused(refused, "fairseq-train", path, f"set {TRUST_ENV}=1 in the environment")
-    assert not mark.exists()
-
-    trusted = run(args, env=with_opt_in())
-    assert mark.exists() and len(opt_in_lines(trusted, path)) == 1  # read twice, logged once
-    assert f"loading pretrained model from {path}" in trusted.stdout + trusted.stderr
-    mark.unlink()
+    train_refused_then_trusted(args, path, marker(checkpoints, "masked_lm"), f"loading pretrained model from {path}")
 
 
 def test_weam_evaluate(checkpoints, tmp_path):
