@@ -2,12 +2,12 @@
 allow-list. A resumed two-worker run logs the losses of one worker with --update-freq 2 from scratch; a
 poisoned checkpoint_last.pt stops both workers with the one-line refusal."""
 import os
-import re
 import socket
 import subprocess
 import sys
 
 import pytest
+from test_weam_train import updates  # {num_updates: {key: value}} of a fairseq-train log
 from weam_pair_data import make_aligned_data
 from weam_testing import TINY_ROBERTA, USER_DIR, run, tool
 
@@ -20,7 +20,7 @@ KEYS = ("loss", "ml_loss", "cl_loss", "ml_tokens", "cl_tokens")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def ddp_data(tmp_path_factory):
     return make_aligned_data(tmp_path_factory.mktemp("safety_ddp"), n_train=96, n_valid=16)
 
 
@@ -47,18 +47,9 @@ def two_workers(data, save_dir, max_update):
     return [p.returncode for p in procs], [out + err for out, err in outputs]
 
 
-def updates(output):
-    logged = {}
-    for line in output.splitlines():
-        if "train_inner" in line and "num_updates=" in line:
-            fields = dict(re.findall(r"(\w+)=([-\d.e]+)", line))
-            logged[int(fields["num_updates"])] = {k: float(v) for k, v in fields.items()}
-    return logged
-
-
-def test_two_workers_resume_with_the_losses_of_one_worker(data, tmp_path):
-    single = run(train_args(data, tmp_path / "one", 4, "--update-freq", "2", "--no-save"))
-    single = updates(single.stdout + single.stderr)
+def test_two_workers_resume_with_the_losses_of_one_worker(ddp_data, tmp_path):
+    data = ddp_data
+    single = updates(run(train_args(data, tmp_path / "one", 4, "--update-freq", "2", "--no-save")))
     codes, outputs = two_workers(data, tmp_path / "two", 2)
     assert codes == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     codes, outputs = two_workers(data, tmp_path / "two", 4)
