@@ -150,3 +150,38 @@ def test_cli_succeeds_after_an_interrupted_run(locale_dir, tmp_path, capsys):
     assert len(read_pairs(tmp_path / "task" / "train-en.tsv", ["0", "1"])) == 20
     report = json.loads((tmp_path / "task" / "gettext_pairs_report.json").read_text())
     assert report["settings"]["negatives"] == "overlap" and report["settings"]["candidates"] == 5
+
+
+def test_program_task_single_sentence_labels_balanced_and_parallel(locale_dir, tmp_path):
+    """--label program: one text column, the label is the message's real program, classes balanced,
+    test rows in de/fr are the translations of the English rows, and a rerun writes the same files."""
+    s = settings(locale_dir, label="program", train_size=15)
+    report = write_task(tmp_path / "task", s)
+    task = tmp_path / "task"
+    program = {m: program_of(d) for d, ms in PROGRAMS.items() for m in ms}
+    labels = sorted(report["programs"])
+    assert labels == ["editor", "mailer", "viewer"]
+    assert report["label_counts"]["train"] == {p: 5 for p in labels}
+    for name in ("train-en", "dev-en", "test-en", "test-de", "test-fr"):
+        assert all(len(line.split("\t")) == 2 for line in (task / f"{name}.tsv").read_text().splitlines())
+    train = read_pairs(task / "train-en.tsv", labels)
+    dev = read_pairs(task / "dev-en.tsv", labels)
+    for ex in train + dev:
+        assert ex.sentence2 is None and ex.label == program[ex.sentence1]
+    tests = read_test_sets(task, labels)
+    assert list(tests) == ["en", "de", "fr"]
+    for lang in ("de", "fr"):
+        assert [(f"{lang}: {en.sentence1}", en.label) for en in tests["en"]] == \
+               [(x.sentence1, x.label) for x in tests[lang]]
+    assert not {ex.sentence1 for ex in train} & {ex.sentence1 for ex in tests["en"] + dev}
+    write_task(tmp_path / "again", s)
+    for name in ("train-en", "dev-en", "test-en", "test-de"):
+        assert (task / f"{name}.tsv").read_bytes() == (tmp_path / "again" / f"{name}.tsv").read_bytes()
+
+
+def test_program_task_cli(locale_dir, tmp_path, capsys):
+    assert gettext_pairs.main([str(tmp_path / "task"), "--label", "program", "--langs", "de,fr", "--locale-dir",
+                               str(locale_dir), "--train-size", "9", "--dev-size", "3", "--test-size", "3",
+                               "--min-words", "1", "--min-per-program", "5", "--max-programs", "2"]) == 0
+    rows = (tmp_path / "task" / "train-en.tsv").read_text().splitlines()
+    assert len(rows) == 8 and len({r.split("\t")[1] for r in rows}) == 2   # 2 largest programs, 4 each

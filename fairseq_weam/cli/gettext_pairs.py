@@ -1,4 +1,5 @@
-"""weam-gettext-pairs: a PAWS-X-like sentence-pair task (XTREME layout) from the machine's gettext catalogs."""
+"""weam-gettext-pairs: a PAWS-X-like sentence-pair task, or a single-sentence "which program?" task (XTREME
+layout), from the machine's gettext catalogs."""
 import argparse
 import sys
 
@@ -11,11 +12,12 @@ def build_parser():
     d = PairTaskSettings()
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("out_dir", help="task dir to write (train-en.tsv, dev-en.tsv, test-{lang}.tsv); must not exist")
-    p.add_argument("--label", choices=["same_program", "shared_term"], default=d.label,
-                   help="same_program: both messages from one program; shared_term: they share a content word")
+    p.add_argument("--label", choices=["same_program", "shared_term", "program"], default=d.label,
+                   help="same_program: both messages from one program; shared_term: they share a content word; "
+                        "program: one message per row, labelled with its program (--max-programs classes)")
     p.add_argument("--langs", default=",".join(d.langs), help="test languages besides English (comma-separated)")
     p.add_argument("--locale-dir", default=DEFAULT_LOCALE_DIR)
-    p.add_argument("--train-size", type=int, default=d.train_size, help="training pairs")
+    p.add_argument("--train-size", type=int, default=d.train_size, help="training pairs (examples with --label program)")
     p.add_argument("--dev-size", type=int, default=d.dev_size, help="English dev pairs")
     p.add_argument("--test-size", type=int, default=d.test_size, help="test pairs (every language)")
     p.add_argument("--min-words", type=int, default=d.min_words, help="shortest English message kept (words)")

@@ -21,6 +21,10 @@ the most word-overlapping of ``candidates`` such messages. A topic-matching task
 and overlap negatives, tf-idf + logistic regression on word products gets about 63% on English test, but
 small models trained from scratch stay at chance (52-54%).
 
+``program`` (a single-sentence task): which program does this message come from? One text column,
+``sentence \t program``; the ``--max-programs`` largest programs, the same number of examples of each
+(majority class 1/k). Test rows in other languages are the human translations of the English test rows.
+
 Only messages translated in every requested language are used; English strings found in more than one
 program are dropped (ambiguous program). Messages are split between train, dev and test before pairing,
 so no test message is seen in training. Output: the XTREME layout of a binary task (``--task pawsx``):
@@ -43,7 +47,7 @@ _PROGRAM_SUFFIX = re.compile(r"(-properties)$|[-_]?\d.*$")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-LABELS = ("same_program", "shared_term")
+LABELS = ("same_program", "shared_term", "program")
 NEGATIVES = ("random", "overlap")
 _FUNCTION_WORDS = frozenset("""about above after again against also been before being below between both
 cannot could does doing down during each from further have having here into itself just more most must
@@ -201,6 +205,17 @@ def make_shared_term_pairs(pool: Dict[str, List[str]], n: int, candidates: int, 
     return pairs
 
 
+def make_program_examples(pool: Dict[str, List[str]], n: int, rng) -> List[Tuple[str, str]]:
+    """``(program, english)`` rows, the same number per program (``n // k``, fewer if a program has fewer)."""
+    programs = sorted(pool)
+    if len(programs) < 2:
+        raise ValueError("fewer than two programs with messages: raise --max-programs or lower --min-per-program")
+    per = min([n // len(programs)] + [len(pool[p]) for p in programs])
+    rows = [(p, m) for p in programs for m in rng.sample(pool[p], per)]
+    rng.shuffle(rows)
+    return rows
+
+
 def write_task(out_dir, s: PairTaskSettings) -> dict:
     """Write the task dir (atomically: a temporary sibling renamed at the end); return the report."""
     out_dir = Path(out_dir)
@@ -214,13 +229,13 @@ def write_task(out_dir, s: PairTaskSettings) -> dict:
         raise ValueError(f"unknown label kind {s.label!r}: expected one of {', '.join(LABELS)}")
     if s.negatives not in NEGATIVES:
         raise ValueError(f"unknown negatives {s.negatives!r}: expected one of {', '.join(NEGATIVES)}")
-    pair_maker = make_pairs if s.label == "same_program" else make_shared_term_pairs
-    candidates = s.candidates if s.negatives == "overlap" else 1   # one random candidate: no choice made
-    splits = {
-        "train": pair_maker(train_pool, s.train_size, candidates, rng),
-        "dev": pair_maker(dev_pool, s.dev_size, candidates, rng),
-        "test": pair_maker(test_pool, s.test_size, candidates, rng),
-    }
+    sizes = {"train": (train_pool, s.train_size), "dev": (dev_pool, s.dev_size), "test": (test_pool, s.test_size)}
+    if s.label == "program":
+        splits = {name: make_program_examples(pool, n, rng) for name, (pool, n) in sizes.items()}
+    else:
+        pair_maker = make_pairs if s.label == "same_program" else make_shared_term_pairs
+        candidates = s.candidates if s.negatives == "overlap" else 1   # one random candidate: no choice made
+        splits = {name: pair_maker(pool, n, candidates, rng) for name, (pool, n) in sizes.items()}
     with atomic_path(out_dir, directory=True) as tmp:
         _write_task_files(tmp, s, programs, splits, stats)
     return json.loads((out_dir / "gettext_pairs_report.json").read_text(encoding="utf-8"))
@@ -229,19 +244,32 @@ def write_task(out_dir, s: PairTaskSettings) -> dict:
 def _write_task_files(tmp, s, programs, splits, stats):
     def write(name, rows):
         with open(tmp / name, "w", encoding="utf-8") as f:
-            f.writelines(f"{a}\t{b}\t{label}\n" for a, b, label in rows)
+            f.writelines("\t".join(map(str, row)) + "\n" for row in rows)
 
+    if s.label == "program":
+        for name, lang_name in (("train", "train-en"), ("dev", "dev-en"), ("test", "test-en")):
+            write(f"{lang_name}.tsv", [(m, p) for p, m in splits[name]])
+        for lang in s.langs:
+            write(f"test-{lang}.tsv", [(programs[p][m][lang], p) for p, m in splits["test"]])
+        _write_report(tmp, s, programs, {name: len(rows) for name, rows in splits.items()}, stats,
+                      {name: dict(sorted(Counter(p for p, _ in rows).items())) for name, rows in splits.items()})
+        return
     write("train-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["train"]])
     write("dev-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["dev"]])
     write("test-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["test"]])
     for lang in s.langs:
         write(f"test-{lang}.tsv", [(programs[p1][m1][lang], programs[p2][m2][lang], y)
                                    for p1, m1, p2, m2, y in splits["test"]])
+    _write_report(tmp, s, programs, {name: len(rows) for name, rows in splits.items()}, stats,
+                  {name: sum(r[4] for r in rows) / max(len(rows), 1) for name, rows in splits.items()})
+
+
+def _write_report(tmp, s, programs, sizes, stats, balance):
     report = {
         "settings": {**asdict(s), "langs": list(s.langs)},
         "programs": {p: len(m) for p, m in sorted(programs.items())},
-        "pairs": {name: len(rows) for name, rows in splits.items()},
-        "positive_share": {name: sum(r[4] for r in rows) / max(len(rows), 1) for name, rows in splits.items()},
+        "pairs": sizes,
+        ("label_counts" if s.label == "program" else "positive_share"): balance,
         "counts": dict(stats),
     }
     (tmp / "gettext_pairs_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
