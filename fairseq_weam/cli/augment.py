@@ -15,7 +15,7 @@ from fairseq_weam.atomic import atomic_path
 from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
 from fairseq_weam.xtreme.augment import AugmentStats, augment
-from fairseq_weam.xtreme.io import TASK_LABELS, read_pairs, resolve_labels
+from fairseq_weam.xtreme.io import TASK_LABELS, format_row, read_pairs, resolve_labels
 
 
 def build_parser():
@@ -46,7 +46,7 @@ def main(argv=None):
             with open(tmp / "train-en.tsv", "w", encoding="utf-8") as out:
                 for ex in augment(tqdm(examples, desc="augment", unit="pair"), substituter, args.copies, args.seed,
                                   args.keep_clean, stats):
-                    out.write(f"{ex.sentence1}\t{ex.sentence2}\t{ex.label}\n")
+                    out.write(format_row(ex) + "\n")
             for other in sorted(src.glob("*.tsv")):
                 if other.name != "train-en.tsv":
                     shutil.copy2(other, tmp / other.name)

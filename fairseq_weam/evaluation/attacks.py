@@ -2,7 +2,7 @@
 
 Synonym attack (in the spirit of Alzantot et al. 2018 / Jia et al. 2019, greedy rather than genetic): at
 each step, try every single-word substitution from the neighbours file on either sentence of the pair,
-keep the one that lowers the probability of the true label most, and stop when the prediction flips,
+(the only sentence of a single-sentence task), keep the one that lowers the probability of the true label most, and stop when the prediction flips,
 nothing lowers it any more, or ``budget`` words are changed. An example counts as robust if it is still
 classified correctly after the attack (so clean errors count as attacked errors).
 """
@@ -21,6 +21,8 @@ def _candidates(substituter, words: Sequence[List[str]], used):
     """[(side, position, replacement)] for the positions not changed yet."""
     out = []
     for side in (0, 1):
+        if words[side] is None:
+            continue
         for pos, replacements in substituter.candidates(words[side]):
             if (side, pos) not in used:
                 out.extend((side, pos, r) for r in replacements)
@@ -28,19 +30,23 @@ def _candidates(substituter, words: Sequence[List[str]], used):
 
 
 def _apply(words, side, pos, replacement):
-    new = [list(words[0]), list(words[1])]
+    new = [None if w is None else list(w) for w in words]
     new[side][pos] = replacement
     return new
 
 
 def _example(words, label):
-    return PairExample(" ".join(words[0]), " ".join(words[1]), label)
+    return PairExample(*(None if w is None else " ".join(w) for w in words), label)
+
+
+def _words(example):
+    return [example.sentence1.split(), None if example.sentence2 is None else example.sentence2.split()]
 
 
 def synonym_attack(classifier, example: PairExample, substituter: SynonymSubstituter, budget=2):
     """(attacked example, words changed, still correct) for one example."""
     true = classifier.label_index[example.label]
-    words = [example.sentence1.split(), example.sentence2.split()]
+    words = _words(example)
     probs = classifier.probabilities([example])[0]
     current = probs[true].item()
     used = set()
@@ -66,8 +72,8 @@ def synonym_attack_accuracy(classifier, examples, substituter, budget=2) -> dict
     changed = [n for _, n, _ in results]
     return {"accuracy": 100.0 * correct / len(examples) if examples else float("nan"),
             "mean_words_changed": sum(changed) / len(changed) if changed else 0.0,
-            "attackable_share": 100.0 * sum(bool(_candidates(substituter, [e.sentence1.split(), e.sentence2.split()],
-                                                                 set())) for e in examples) / max(len(examples), 1)}
+            "attackable_share": 100.0 * sum(bool(_candidates(substituter, _words(e), set())) for e in examples)
+            / max(len(examples), 1)}
 
 
 def pgd_attack_accuracy(classifier, examples, settings: PGDSettings, seed=1) -> float:

@@ -117,9 +117,10 @@ class PairClassifier:
         if self.init_token is not None:
             parts.append(torch.tensor([self.init_token]))
         parts.append(encode(a))
-        if self.separator_token is not None:
-            parts.append(torch.tensor([self.separator_token]))
-        parts.append(encode(b))
+        if b is not None:  # a single sentence (sentence2 None) is <init> a </s>, as sentence_prediction with input0 only
+            if self.separator_token is not None:
+                parts.append(torch.tensor([self.separator_token]))
+            parts.append(encode(b))
         return torch.cat(parts)
 
     def label_ids(self, examples: Sequence[PairExample]) -> torch.Tensor:

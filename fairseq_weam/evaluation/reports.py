@@ -54,6 +54,8 @@ def markdown(results) -> str:
     if results.get("smoothed"):
         parts += [f"Smoothed: majority vote over {results['smoothed']['copies']} Gaussian copies, "
                   f"sigma {results['smoothed']['sigma']}.", ""]
+    if results.get("generalized_skipped"):
+        parts += [f"Generalized setting skipped: {results['generalized_skipped']}.", ""]
     if results.get("generalized"):
         g = results["generalized"]
         parts += ["## Generalized setting (sentence1 in the row language, sentence2 in the column language)", "",

@@ -1,7 +1,9 @@
 """The full zero-shot evaluation of one fine-tuned checkpoint, as one results dict.
 
 Accuracies are percentages. Sections switched off by their settings are ``None`` in the results, so the
-JSON always has the same keys. ``majority_class`` is computed from the gold labels alone.
+JSON always has the same keys. ``majority_class`` is computed from the gold labels alone. A single-sentence
+task has no generalized setting (one text column, nothing to mix across languages): ``generalized`` is
+``None`` and ``generalized_skipped`` says why.
 """
 import time
 from dataclasses import asdict, dataclass, replace
@@ -13,7 +15,7 @@ from fairseq_weam.evaluation import zero_shot
 from fairseq_weam.evaluation.attacks import pgd_attack_accuracy, synonym_attack_accuracy
 from fairseq_weam.evaluation.classifier import PairClassifier
 from fairseq_weam.evaluation.smoothing import smoothed_accuracy
-from fairseq_weam.xtreme.io import check_parallel, read_test_sets
+from fairseq_weam.xtreme.io import check_parallel, is_single_sentence, read_test_sets
 from fairseq_weam.robust.embedding_attack import PGDSettings
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
 
@@ -58,14 +60,17 @@ def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
     test_sets = read_test_sets(s.task_dir, s.labels, s.langs)
     if s.limit:
         test_sets = {lang: ex[:s.limit] for lang, ex in test_sets.items()}
-    if s.generalized and len(test_sets) > 1:
+    single = is_single_sentence(next(iter(test_sets.values())))
+    if s.generalized and len(test_sets) > 1 and not single:
         check_parallel(s.task_dir, test_sets)
-    results = {"settings": asdict(s), "languages": list(test_sets)}
+    results = {"settings": asdict(s), "languages": list(test_sets),
+               "task_kind": "single_sentence" if single else "sentence_pair"}
     progress("standard setting")
     results["standard"] = zero_shot.standard_accuracy(classifier, test_sets)
     results["majority_class"] = zero_shot.majority_class_accuracy(test_sets)
     results["generalized"] = None
-    if s.generalized and len(test_sets) > 1:
+    results["generalized_skipped"] = "single-sentence task: no l1 x l2 matrix" if single else None
+    if s.generalized and len(test_sets) > 1 and not single:
         progress("generalized setting")
         results["generalized"] = zero_shot.generalized_accuracy(classifier, test_sets, results["standard"])
     results["smoothed"] = None

@@ -27,7 +27,8 @@ def augment(examples: Iterable[PairExample], substituter: SynonymSubstituter, co
             keep_clean: bool = False, stats: AugmentStats = None) -> Iterator[PairExample]:
     """Yield ``copies`` perturbed copies of each pair (after the clean pair with ``keep_clean``).
 
-    The two sentences are perturbed independently; the label is copied. ``stats.changed`` counts the
+    The two sentences are perturbed independently (a single sentence when ``sentence2`` is None); the label
+    is copied. ``stats.changed`` counts the
     perturbed copies that differ from the original (a copy can equal it by chance),
     ``stats.examples_changed`` the input pairs with at least one differing copy.
     """
@@ -40,11 +41,11 @@ def augment(examples: Iterable[PairExample], substituter: SynonymSubstituter, co
         if keep_clean:
             stats.written += 1
             yield ex
-        original = (" ".join(ex.sentence1.split()), " ".join(ex.sentence2.split()))
+        original = tuple(s if s is None else " ".join(s.split()) for s in (ex.sentence1, ex.sentence2))
         any_changed = False
         for _ in range(copies):
-            new = PairExample(substituter.perturb(ex.sentence1, rng), substituter.perturb(ex.sentence2, rng),
-                              ex.label)
+            new = PairExample(substituter.perturb(ex.sentence1, rng),
+                              None if ex.sentence2 is None else substituter.perturb(ex.sentence2, rng), ex.label)
             changed = (new.sentence1, new.sentence2) != original
             stats.written += 1
             stats.changed += changed

@@ -10,7 +10,8 @@ Subsets: ``train`` (train-en), ``valid`` (dev-en), ``test.{lang}`` per test lang
 generalized setting, ``test.{l1}-{l2}`` (sentence1 of l1 with sentence2 of l2, l1 != l2; the diagonal is
 ``test.{l}``). All are valid names for ``--valid-subset``. The label dictionary is written from the label
 set before binarizing, so a label has the same id in every subset (fairseq would otherwise count labels
-per run).
+per run). A single-sentence task (2-column files) has no ``input1/``, so ``sentence_prediction`` reads
+``input0`` alone (``<s> a </s>``), and no generalized subsets.
 """
 import json
 import os
@@ -35,7 +36,9 @@ def collect_subsets(task_dir, labels, langs=None, generalized=True):
     }
     tests = xtreme_data.read_test_sets(task_dir, labels, langs)
     subsets.update({f"test.{lang}": examples for lang, examples in tests.items()})
-    if generalized and len(tests) > 1:
+    xtreme_data.check_same_kind({"train-en.tsv": subsets["train"], "dev-en.tsv": subsets["valid"],
+                                 **{f"test-{lang}.tsv": ex for lang, ex in tests.items()}})
+    if generalized and len(tests) > 1 and not xtreme_data.is_single_sentence(subsets["train"]):
         xtreme_data.check_parallel(task_dir, tests)
         for l1 in tests:
             for l2 in tests:
@@ -76,31 +79,36 @@ def prepare(task_dir, dest, spm_model, dictionary, labels, langs=None, generaliz
     with atomic_path(dest, directory=True) as work:
         text = work / ".text"
         text.mkdir()
-        report = {"task_dir": str(task_dir), "labels": list(labels), "max_len": max_len, "subsets": {}}
+        report = {"task_dir": str(task_dir), "labels": list(labels), "max_len": max_len, "subsets": {},
+                  "single_sentence": xtreme_data.is_single_sentence(subsets["train"])}
         # Encode each distinct sentence once: the generalized subsets reuse the test sentences.
         cache = {}
+        single = xtreme_data.is_single_sentence(subsets["train"])
+        columns = ["input0"] if single else ["input0", "input1"]
         for name, examples in tqdm(subsets.items(), desc="encode", unit="subset"):
             truncated = 0
-            with open(text / f"{name}.input0", "w", encoding="utf-8") as f0, \
-                    open(text / f"{name}.input1", "w", encoding="utf-8") as f1, \
-                    open(text / f"{name}.label", "w", encoding="utf-8") as fl:
+            files = [open(text / f"{name}.{c}", "w", encoding="utf-8") for c in columns + ["label"]]
+            try:
                 for ex in examples:
                     key = (ex.sentence1, ex.sentence2)
                     if key not in cache:
-                        full = len(encoder.pieces(ex.sentence1)) + len(encoder.pieces(ex.sentence2))
+                        full = sum(len(encoder.pieces(s)) for s in key if s is not None)
                         a, b = encoder.encode_pair(ex.sentence1, ex.sentence2)
-                        cache[key] = (" ".join(a), " ".join(b), len(a) + len(b) < full)
-                    a, b, cut = cache[key]
+                        parts = [a] if b is None else [a, b]
+                        cache[key] = ([" ".join(x) for x in parts], sum(map(len, parts)) < full)
+                    parts, cut = cache[key]
                     truncated += cut
-                    f0.write(a + "\n")
-                    f1.write(b + "\n")
-                    fl.write(ex.label + "\n")
+                    for f, value in zip(files, parts + [ex.label]):
+                        f.write(value + "\n")
+            finally:
+                for f in files:
+                    f.close()
             report["subsets"][name] = {"examples": len(examples), "truncated": truncated}
         label_dict = text / "label.dict.txt"
         write_label_dictionary(label_dict, labels)
         names = list(subsets)
-        for column, dictionary_path in tqdm([("input0", dictionary), ("input1", dictionary),
-                                             ("label", label_dict)], desc="binarize", unit="column"):
+        for column, dictionary_path in tqdm([(c, dictionary) for c in columns] + [("label", label_dict)],
+                                            desc="binarize", unit="column"):
             _preprocess(text, column, names, dictionary_path, work / column, workers)
         report["label_ids"] = {label: i for i, label in enumerate(labels)}
         report["valid_subsets"] = [n for n in names if n != "train"]

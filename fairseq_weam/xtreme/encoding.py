@@ -3,16 +3,17 @@
 The model input of fairseq's ``sentence_prediction`` task is ``<s> a </s> </s> b </s>`` (``--init-token 0
 --separator-token 2``), four special tokens around the pieces. ``max_len`` bounds the whole input, as
 ``max_seq_length`` does in XTREME's ``run_classify.py``: pieces are dropped from the end of the longer
-sentence first.
+sentence first. A single sentence (``sentence2`` None) is ``<s> a </s>``, two special tokens.
 """
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import sentencepiece as spm
 
 from fairseq_weam.errors import WeamError
 
 SPECIAL_TOKENS_PER_PAIR = 4
+SPECIAL_TOKENS_PER_SENTENCE = 2
 
 
 class SentencepieceModelError(WeamError, ValueError):
@@ -40,7 +41,10 @@ class PairEncoder:
     def pieces(self, sentence) -> List[str]:
         return self.spm.encode(sentence, out_type=str)
 
-    def encode_pair(self, sentence1, sentence2) -> Tuple[List[str], List[str]]:
+    def encode_pair(self, sentence1, sentence2) -> Tuple[List[str], Optional[List[str]]]:
+        """Truncated pieces of both sentences; ``(a, None)`` for a single sentence (``sentence2`` None)."""
+        if sentence2 is None:
+            return self.pieces(sentence1)[:self.max_len - SPECIAL_TOKENS_PER_SENTENCE], None
         a, b = self.pieces(sentence1), self.pieces(sentence2)
         budget = self.max_len - SPECIAL_TOKENS_PER_PAIR
         while len(a) + len(b) > budget:

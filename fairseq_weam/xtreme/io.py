@@ -1,14 +1,15 @@
 """The XTREME / Robust-XLT layout of a sentence-pair classification task, read strictly.
 
 A task directory holds ``train-en.tsv``, ``dev-en.tsv`` and ``test-{lang}.tsv``, each line
-``sentence1 \\t sentence2 \\t label``. Robust-XLT's reader silently gives unlabelled test lines a dummy
+``sentence1 \\t sentence2 \\t label`` (a sentence-pair task) or ``sentence \\t label`` (a single-sentence task:
+``sentence2`` is ``None``); one file holds one kind, and a task dir one kind throughout. Robust-XLT's reader silently gives unlabelled test lines a dummy
 label, which makes the accuracy meaningless; here a missing or unknown label is an error naming the file
 and line. Test sets of XNLI and PAWS-X are parallel by row across languages, which the generalized
 setting (sentence1 in l1, sentence2 in l2) relies on: :func:`check_parallel` verifies it.
 """
 import re
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from fairseq_weam.errors import WeamError
 
@@ -27,8 +28,28 @@ class XtremeDataError(WeamError, ValueError):
 
 class PairExample(NamedTuple):
     sentence1: str
-    sentence2: str
+    sentence2: Optional[str]  # None in a single-sentence task
     label: str
+
+
+def is_single_sentence(examples: Sequence[PairExample]) -> bool:
+    return bool(examples) and examples[0].sentence2 is None
+
+
+def format_row(ex: PairExample) -> str:
+    """The TSV line of an example (without the newline)."""
+    return "\t".join(f for f in (ex.sentence1, ex.sentence2, ex.label) if f is not None)
+
+
+def check_same_kind(named_sets: Dict[str, Sequence[PairExample]]) -> None:
+    """Every file of a task is single-sentence or every file is sentence-pair; else name the odd one."""
+    kinds = {name: is_single_sentence(ex) for name, ex in named_sets.items()}
+    first = next(iter(kinds))
+    for name, single in kinds.items():
+        if single != kinds[first]:
+            kind = lambda s: "single-sentence (2 columns)" if s else "sentence-pair (3 columns)"  # noqa: E731
+            raise XtremeDataError(f"{name} is {kind(single)} but {first} is {kind(kinds[first])}; "
+                                  "every file of a task must have the same columns")
 
 
 def resolve_labels(task=None, labels=None) -> List[str]:
@@ -44,12 +65,13 @@ def resolve_labels(task=None, labels=None) -> List[str]:
 
 
 def read_pairs(path, labels: Sequence[str]) -> List[PairExample]:
-    """Read a ``sentence1 \\t sentence2 \\t label`` file; every line must carry a label from ``labels``."""
+    """Read a ``sentence1 \\t sentence2 \\t label`` or ``sentence \\t label`` file (the first line decides;
+    every line must have as many columns); every line must carry a label from ``labels``."""
     path = Path(path)
     if not path.is_file():
         raise XtremeDataError(f"{path}: no such file")
     allowed = set(labels)
-    examples = []
+    examples, columns = [], None
     with path.open("rb") as handle:
         for lineno, raw in enumerate(handle, 1):
             try:
@@ -59,18 +81,26 @@ def read_pairs(path, labels: Sequence[str]) -> List[PairExample]:
             if not line.strip():
                 raise XtremeDataError(f"{path}:{lineno}: empty line; remove it")
             fields = line.split("\t")
-            if len(fields) == 2:
-                raise XtremeDataError(
-                    f"{path}:{lineno}: no label (2 columns); evaluation needs labelled test data "
-                    "(XTREME's download script strips test labels: use the labelled XNLI-1.0 / PAWS-X files)"
-                )
-            if len(fields) != 3:
-                raise XtremeDataError(f"{path}:{lineno}: expected 3 tab-separated columns "
-                                      f"(sentence1, sentence2, label), found {len(fields)}")
-            s1, s2, label = (f.strip() for f in fields)
+            if len(fields) not in (2, 3):
+                raise XtremeDataError(f"{path}:{lineno}: expected 3 tab-separated columns (sentence1, sentence2, "
+                                      f"label) or 2 (sentence, label), found {len(fields)}")
+            if columns is None:
+                columns = len(fields)
+            if len(fields) != columns:
+                hint = "no label? " if len(fields) == 2 else ""
+                raise XtremeDataError(f"{path}:{lineno}: {hint}{len(fields)} columns, but line 1 has {columns}; "
+                                      "a file is either sentence-pair (3 columns) or single-sentence (2 columns)")
+            fields = [f.strip() for f in fields]
+            label = fields[-1]
             if label not in allowed:
+                if len(fields) == 2:
+                    raise XtremeDataError(
+                        f"{path}:{lineno}: no label (2 columns, and {label!r} is not one of {', '.join(labels)}); "
+                        "evaluation needs labelled test data (XTREME's download script strips test labels: use "
+                        "the labelled XNLI-1.0 / PAWS-X files)")
                 raise XtremeDataError(f"{path}:{lineno}: unknown label {label!r}; "
                                       f"expected one of {', '.join(labels)}")
+            s1, s2 = fields[0], (fields[1] if len(fields) == 3 else None)
             examples.append(PairExample(s1, s2, label))
     if not examples:
         raise XtremeDataError(f"{path}: no examples")
@@ -89,7 +119,9 @@ def read_test_sets(task_dir, labels, langs=None) -> Dict[str, List[PairExample]]
     langs = list(langs) if langs else find_test_languages(task_dir)
     if not langs:
         raise XtremeDataError(f"{task_dir}: no test-{{lang}}.tsv files")
-    return {lang: read_pairs(task_dir / f"test-{lang}.tsv", labels) for lang in langs}
+    tests = {lang: read_pairs(task_dir / f"test-{lang}.tsv", labels) for lang in langs}
+    check_same_kind({f"test-{lang}.tsv": ex for lang, ex in tests.items()})
+    return tests
 
 
 def check_parallel(task_dir, test_sets: Dict[str, List[PairExample]]) -> None:
