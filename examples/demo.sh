@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # `make demo`: the whole workflow on the embedded default corpus (the machine's gettext catalogs), at toy size.
 #   prepare -> pre-train WEAM and TLM (same data, same updates) -> fine-tune on English with standard and
-#   adversarial training (3 fine-tuning seeds) -> zero-shot and generalized evaluation -> results table
-#   (mean ± std over seeds, majority-class row) and plots.
-# The downstream task (weam-gettext-pairs): do two UI messages share a content word? Learnt from English
-# pairs, tested on their human translations (de, fr, ru; parallel by row), where the shared term is
-# inflected, compounded or rephrased.
+#   adversarial training (3 fine-tuning seeds) -> zero-shot evaluation and embedding attack -> results
+#   table (mean ± std over seeds, majority-class row) and plots.
+# The downstream task (weam-gettext-pairs --label program): which program does this UI message come from
+# (the TASK_PROGRAMS largest, balanced: majority class 1/TASK_PROGRAMS)? Learnt from English messages, tested
+# on their human translations (de, fr, ru; parallel by row). A single-sentence task, so there is no
+# generalized l1 x l2 matrix. Seed 1, 3 epochs, about 2 CPU-minutes per run: English 68 % (weam) against
+# 25 % majority, zero-shot 42-47 %.
 # Each step is one of the recipes in examples/ (or one CLI); change the sizes below to run it for real.
 # Independent runs go in parallel, one CPU thread each (on a busy CPU, several OpenMP threads per process
 # are ten times slower, not faster). Re-running skips finished steps (delete $DEMO_DIR to start again).
@@ -20,7 +22,8 @@ PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-1000}"
 PRETRAIN_TOKENS="${PRETRAIN_TOKENS:-2048}"          # tokens per batch
 OBJECTIVES="${OBJECTIVES:-weam tlm}"
 METHODS="${METHODS:-adversarial none}"
-TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-4000}"
+TASK_PROGRAMS="${TASK_PROGRAMS:-4}"                 # classes of the downstream task
+TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-2000}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-3}"
 SEED="${SEED:-1}"                                   # pre-training and task seed
 FINETUNE_SEEDS="${FINETUNE_SEEDS:-1 2 3}"
@@ -76,14 +79,18 @@ for objective in $OBJECTIVES; do
     --output "$DEMO_DIR/pretrain/$objective.retrieval.json" 2>&1 | tail -n 1 | sed "s/^/$objective: /"
 done
 
-step "4/6 a sentence-pair task from the catalogs (English train/dev; test in en,$TEST_LANGS, parallel by row)"
-[ -d "$DEMO_DIR/task" ] || weam-gettext-pairs "$DEMO_DIR/task" --langs "$TEST_LANGS" --label shared_term \
-  --negatives random --train-size "$TASK_TRAIN_SIZE" --dev-size 300 --test-size 300 --seed "$SEED"
+step "4/6 which program is this message from? (English train/dev; test in en,$TEST_LANGS, parallel by row)"
+[ -d "$DEMO_DIR/task" ] || weam-gettext-pairs "$DEMO_DIR/task" --langs "$TEST_LANGS" --label program \
+  --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 300 \
+  --test-size 300 --seed "$SEED"
+TASK_LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
+  "$DEMO_DIR/task/gettext_pairs_report.json")
+echo "labels: $TASK_LABELS"
 
 step "5/6 fine-tune every pre-trained model on English only, with --robust-method: $METHODS, seeds $FINETUNE_SEEDS"
 job_finetune() {  # objective method seed
   local run="$DEMO_DIR/finetune/$1-$2-seed$3"
-  TASK=pawsx TASK_DIR="$DEMO_DIR/task" METHOD="$2" OUT="$run" SEED="$3" \
+  TASK=labels LABELS="$TASK_LABELS" TASK_DIR="$DEMO_DIR/task" METHOD="$2" OUT="$run" SEED="$3" \
   MODEL="$DEMO_DIR/pretrain/$1/checkpoint_last.pt" DICT="$DEMO_DIR/data/dict.txt" \
   SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=1e-4 \
   EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 ADV_EPS=0.05 ADV_STEP_SIZE=0.05 ADV_STEPS=1 \
@@ -101,9 +108,9 @@ for method in $METHODS; do  # the slowest method first: the two cores stay busy
 done
 [ ${#finetune_jobs[@]} -eq 0 ] || run_parallel "${finetune_jobs[@]}"
 
-step "6/6 evaluate: zero-shot per language, generalized l1 x l2 matrix, embedding PGD attack (in parallel)"
+step "6/6 evaluate: zero-shot per language, embedding PGD attack (in parallel)"
 job_evaluate() {  # objective method seed
-  TASK=pawsx TASK_DIR="$DEMO_DIR/task" OUT="$DEMO_DIR/finetune/$1-$2-seed$3" SEED="$3" DICT="$DEMO_DIR/data/dict.txt" \
+  TASK=labels TASK_DIR="$DEMO_DIR/task" OUT="$DEMO_DIR/finetune/$1-$2-seed$3" SEED="$3" DICT="$DEMO_DIR/data/dict.txt" \
   SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" PGD_EPS=0.05 bash "$HERE/finetune/evaluate.sh"
 }
 EVALS=()
@@ -123,5 +130,5 @@ step "results (accuracy %, fine-tuned on English only; mean ± std over fine-tun
 weam-report "${EVALS[@]}" --out-dir "$DEMO_DIR/report"
 echo
 echo "Results table: $DEMO_DIR/report/summary.md; plot: $DEMO_DIR/report/comparison.png"
-echo "Per run: $DEMO_DIR/finetune/<objective>-<method>-seed<seed>/eval/{results.md,accuracy_per_language.png,generalized_heatmap.png}"
+echo "Per run: $DEMO_DIR/finetune/<objective>-<method>-seed<seed>/eval/{results.md,accuracy_per_language.png}"
 echo "Data report: $DEMO_DIR/data/prep_report.txt; retrieval: $DEMO_DIR/pretrain/<objective>.retrieval.json"

@@ -1,4 +1,5 @@
-"""The demo and the objective comparison build their downstream task with flags weam-gettext-pairs accepts."""
+"""The demo and the objective comparison build their downstream task with flags weam-gettext-pairs accepts,
+and the demo fine-tunes and evaluates with the task's own label set."""
 import re
 import shlex
 import subprocess
@@ -9,7 +10,8 @@ import pytest
 from fairseq_weam.cli.gettext_pairs import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = [ROOT / "examples" / "demo.sh", ROOT / "examples" / "pretrain" / "compare_objectives.sh"]
+DEMO = ROOT / "examples" / "demo.sh"
+COMPARE = ROOT / "examples" / "pretrain" / "compare_objectives.sh"
 
 
 def gettext_pairs_calls(script: Path):
@@ -23,10 +25,21 @@ def gettext_pairs_calls(script: Path):
             for m in re.finditer(r"weam-gettext-pairs (.*)", line)]
 
 
-@pytest.mark.parametrize("script", RECIPES, ids=lambda p: p.name)
-def test_recipe_builds_the_shared_term_task_with_random_negatives(script):
+def one_call(script):
     subprocess.run(["bash", "-n", str(script)], check=True)
     calls = gettext_pairs_calls(script)
     assert len(calls) == 1, calls
-    args = build_parser().parse_args(calls[0])
+    return build_parser().parse_args(calls[0])
+
+
+def test_demo_builds_the_program_task_and_passes_its_labels():
+    args = one_call(DEMO)
+    assert (args.label, args.max_programs) == ("program", 4)
+    text = DEMO.read_text()
+    assert text.count('TASK=labels LABELS="$TASK_LABELS"') == 1 and text.count("TASK=labels TASK_DIR") == 1
+    assert "TASK=pawsx" not in text
+
+
+def test_objective_comparison_builds_the_shared_term_task_with_random_negatives():
+    args = one_call(COMPARE)
     assert (args.label, args.negatives) == ("shared_term", "random")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Fine-tune XLM-R or a WEAM checkpoint on English XNLI / PAWS-X (XTREME layout) with a robust method.
+# Single-sentence tasks (2-column files) work too: fairseq's sentence_prediction then reads input0 only.
 #   TASK=pawsx TASK_DIR=data/pawsx MODEL_DIR=xlmr.base METHOD=adversarial OUT=runs/pawsx-adv \
 #     bash examples/finetune/finetune.sh [extra fairseq-train flags]
 # MODEL_DIR holds model.pt, dict.txt and sentencepiece.bpe.model (XLM-R's layout; for a WEAM checkpoint set
@@ -9,7 +10,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 : "${TASK_DIR:?set TASK_DIR to a dir with train-en.tsv, dev-en.tsv, test-{lang}.tsv}"
-TASK="${TASK:-pawsx}"                               # pawsx | xnli
+TASK="${TASK:-pawsx}"                               # pawsx | xnli | labels (set LABELS)
+LABELS="${LABELS:-}"                                # TASK=labels: comma-separated label set (order = class ids)
 METHOD="${METHOD:-none}"                            # none | adversarial | noise | augmentation
 MODEL_DIR="${MODEL_DIR:-}"
 MODEL="${MODEL:-${MODEL_DIR:+$MODEL_DIR/model.pt}}"            # empty: train from scratch (toy runs)
@@ -29,8 +31,12 @@ WORKERS="${WORKERS:-4}"
 case "$TASK" in
   pawsx) NUM_CLASSES=2; EPOCHS="${EPOCHS:-3}"; COPIES="${COPIES:-10}" ;;
   xnli)  NUM_CLASSES=3; EPOCHS="${EPOCHS:-1}"; COPIES="${COPIES:-3}" ;;
-  *) echo "TASK must be pawsx or xnli" >&2; exit 2 ;;
+  labels) : "${LABELS:?TASK=labels needs LABELS=a,b,...}"; IFS=, read -r -a _L <<< "$LABELS"
+          NUM_CLASSES=${#_L[@]}; EPOCHS="${EPOCHS:-3}"; COPIES="${COPIES:-10}" ;;
+  *) echo "TASK must be pawsx, xnli or labels" >&2; exit 2 ;;
 esac
+LABEL_FLAGS=(--task "$TASK")
+[ "$TASK" = labels ] && LABEL_FLAGS=(--labels "$LABELS")
 # Robust methods (flags of --criterion robust_sentence_prediction).
 ADV_STEPS="${ADV_STEPS:-3}"; ADV_NORM="${ADV_NORM:-l2}"; ADV_EPS="${ADV_EPS:-1.0}"
 ADV_STEP_SIZE="${ADV_STEP_SIZE:-0.5}"; ADV_CLEAN_WEIGHT="${ADV_CLEAN_WEIGHT:-1.0}"
@@ -43,12 +49,12 @@ CRITERION_METHOD="$METHOD"
 if [ "$METHOD" = augmentation ]; then
   : "${NEIGHBOURS:?METHOD=augmentation needs NEIGHBOURS (e.g. counterfitted_neighbors.json)}"
   [ -d "$OUT/task-augmented" ] || weam-augment "$TASK_DIR" "$OUT/task-augmented" --neighbours "$NEIGHBOURS" \
-    --copies "$COPIES" --seed "$SEED" --task "$TASK"
+    --copies "$COPIES" --seed "$SEED" "${LABEL_FLAGS[@]}"
   DATA_DIR="$OUT/task-augmented"
   CRITERION_METHOD=none
 fi
 
-[ -f "$OUT/bin/prepare_report.json" ] || weam-xtreme-prepare "$DATA_DIR" --destdir "$OUT/bin" --task "$TASK" \
+[ -f "$OUT/bin/prepare_report.json" ] || weam-xtreme-prepare "$DATA_DIR" --destdir "$OUT/bin" "${LABEL_FLAGS[@]}" \
   --spm-model "$SPM_MODEL" --dict "$DICT" --max-len "$MAX_LEN" --workers "$WORKERS"
 
 # Linear decay to zero over the whole run needs the number of updates.
