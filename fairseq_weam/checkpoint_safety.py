@@ -144,15 +144,18 @@ def load(f, *, source=None, **kwargs):
             return torch.load(f, weights_only=True, **kwargs)
     except pickle.UnpicklingError as err:
         _rewind(f, start)
-        wanted = unsafe_globals(f) or re.findall(r"GLOBAL (\S+)", str(err))
-        if not wanted:
+        # a global the pickle names, or a class weights-only unpickling would have to build (a numpy object dtype)
+        refused = re.findall(r"GLOBAL (\S+)|but got <class '([^']+)'>", str(err))
+        needed = unsafe_globals(f) or ["".join(match) for match in refused]
+        if not needed:
             raise
-        wanted = ", ".join(wanted)
+        wanted = ", ".join(needed)
         trusted_by = _trusted_by()
         if trusted_by is None:
             raise UntrustedCheckpointError(
-                f"{name}: refused to load: it needs {wanted}, which is not among the types fairseq checkpoints "
-                f"hold, and unpickling it could run code from the file; if you trust where the file comes from, {_how_to_trust()}") from None
+                f"{name}: refused to load: it needs {wanted}, which {'is' if len(needed) == 1 else 'are'} not among "
+                "the types fairseq checkpoints hold, and unpickling it could run code from the file; if you trust "
+                f"where the file comes from, {_how_to_trust()}") from None
     if name not in _logged:
         _logged.add(name)
         logger.warning(f"{name}: unpickling in full ({trusted_by}): it needs {wanted}, code in it may run")

@@ -152,3 +152,17 @@ def test_the_listing_tool_marks_globals_off_the_allow_list(tmp_path, capsys):
     assert checkpoint_safety.main([str(path)]) == 0
     assert capsys.readouterr().out == f"{path}: argparse.Namespace, {SYSTEM} (NOT ALLOWED)\n"
     assert not (tmp_path / "marker").exists()
+
+
+def test_a_class_to_build_or_several_globals_are_named_too(tmp_path, no_env_opt_in):
+    """A numpy object array names no new global but makes unpickling build an object dtype; two payloads."""
+    torch.save({"model": {}, "extra_state": {"objects": np.array([{"k": 1}], dtype=object)}}, tmp_path / "obj.pt")
+    with pytest.raises(UntrustedCheckpointError, match=f"it needs {type(np.dtype(object)).__module__}."
+                                                       f"{type(np.dtype(object)).__name__}, which is not among"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "obj.pt"))
+    state = genuine_state()
+    state["extra_state"]["payloads"] = [Payload(tmp_path / "marker"), print]
+    torch.save(state, tmp_path / "two.pt")
+    with pytest.raises(UntrustedCheckpointError, match=f"it needs builtins.print, {SYSTEM}, which are not among"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "two.pt"))
+    assert not (tmp_path / "marker").exists()
