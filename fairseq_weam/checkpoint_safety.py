@@ -9,7 +9,8 @@ commands, ``WEAM_TRUST_CHECKPOINT=1`` in the environment (``fairseq-train``). Th
 logged once per file.
 
 ``python -m fairseq_weam.checkpoint_safety FILE...`` lists the globals each file needs beyond torch's own
-(the allow-list was derived that way, see tests/test_checkpoint_safety_allowlist.py).
+(the allow-list was derived that way: tests/test_checkpoint_safety_commands.py lists the globals of
+every kind of checkpoint the plugin writes).
 """
 import argparse
 import collections
