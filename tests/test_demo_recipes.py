@@ -40,6 +40,9 @@ def test_demo_builds_the_program_task_and_passes_its_labels():
     assert "TASK=pawsx" not in text
 
 
-def test_objective_comparison_builds_the_shared_term_task_with_random_negatives():
+def test_objective_comparison_builds_the_demos_program_task_and_passes_its_labels():
     args = one_call(COMPARE)
-    assert (args.label, args.negatives) == ("shared_term", "random")
+    assert (args.label, args.max_programs) == ("program", 4)
+    text = COMPARE.read_text()
+    assert text.count('TASK=labels LABELS="$TASK_LABELS"') == 1 and text.count("TASK=labels TASK_DIR") == 1
+    assert "TASK=pawsx" not in text

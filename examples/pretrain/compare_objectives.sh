@@ -8,8 +8,9 @@
 #   representations of the other language, whatever objective trained it); weam-retrieval on the valid split;
 #   fine-tuning on the English part of the downstream task (examples/finetune/finetune.sh, METHOD=none) and
 #   zero-shot evaluation on every test language (examples/finetune/evaluate.sh -> weam-evaluate).
-# The downstream task is the demo's (weam-gettext-pairs: do two UI messages share a content word?), made
-# here unless TASK_DIR names one; TEST_LANGS should be the non-English sides of DATA's pairs.
+# The downstream task is the demo's (weam-gettext-pairs --label program: which of the TASK_PROGRAMS largest
+# programs does this UI message come from?), made here unless TASK_DIR names one; TEST_LANGS should be the
+# non-English sides of DATA's pairs.
 # Then two tables, mean ± std over pre-training seeds: pre-training and retrieval (scripts/summarize_objectives.py,
 # $RESULTS/table.md) and zero-shot accuracy (weam-report, $RESULTS/downstream/summary.md).
 # Finished steps are skipped on re-runs. JOBS runs that many at once (one CPU thread each).
@@ -26,7 +27,8 @@ DEVICE_FLAGS="${DEVICE_FLAGS:---cpu}"
 ARCH_FLAGS="${ARCH_FLAGS:---arch roberta_base --encoder-layers 2 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 2 --max-positions 128}"
 TEST_LANGS="${TEST_LANGS:-de,fr,ru}"
 TASK_DIR="${TASK_DIR:-$RESULTS/task}"
-TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-4000}"          # English training pairs of the downstream task
+TASK_PROGRAMS="${TASK_PROGRAMS:-4}"                 # classes of the downstream task (majority class 1/TASK_PROGRAMS)
+TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-2000}"          # English training messages of the downstream task
 FINETUNE_SEED="${FINETUNE_SEED:-1}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-3}"
 FINETUNE_LR="${FINETUNE_LR:-1e-4}"
@@ -34,8 +36,11 @@ JOBS="${JOBS:-2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 mkdir -p "$RESULTS"
 
-[ -d "$TASK_DIR" ] || weam-gettext-pairs "$TASK_DIR" --langs "$TEST_LANGS" --label shared_term --negatives random \
-  --train-size "$TASK_TRAIN_SIZE" --dev-size 300 --test-size 300 --seed 1
+[ -d "$TASK_DIR" ] || weam-gettext-pairs "$TASK_DIR" --langs "$TEST_LANGS" --label program \
+  --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 300 \
+  --test-size 300 --seed 1
+TASK_LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
+  "$TASK_DIR/gettext_pairs_report.json")
 
 one_run() {  # objective seed
   local run="$RESULTS/${1}_seed$2" ckpt
@@ -58,12 +63,12 @@ one_run() {  # objective seed
       || { echo "retrieval failed: $run/retrieval.log" >&2; return 1; }
   fi
   if [ ! -f "$run/downstream/eval/results.json" ]; then
-    TASK=pawsx TASK_DIR="$TASK_DIR" METHOD=none OUT="$run/downstream" SEED="$FINETUNE_SEED" MODEL="$ckpt" \
+    TASK=labels LABELS="$TASK_LABELS" TASK_DIR="$TASK_DIR" METHOD=none OUT="$run/downstream" SEED="$FINETUNE_SEED" MODEL="$ckpt" \
     DICT="$DATA/dict.txt" SPM_MODEL="$DATA/sentencepiece.bpe.model" ARCH_FLAGS="$ARCH_FLAGS" LR="$FINETUNE_LR" \
     EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 DEVICE_FLAGS="$DEVICE_FLAGS --num-workers 0" \
       bash "$HERE/../finetune/finetune.sh" > "$run/finetune.log" 2>&1 \
       || { echo "fine-tuning failed: $run/finetune.log" >&2; return 1; }
-    TASK=pawsx TASK_DIR="$TASK_DIR" OUT="$run/downstream" SEED="$FINETUNE_SEED" DICT="$DATA/dict.txt" \
+    TASK=labels TASK_DIR="$TASK_DIR" OUT="$run/downstream" SEED="$FINETUNE_SEED" DICT="$DATA/dict.txt" \
     SPM_MODEL="$DATA/sentencepiece.bpe.model" bash "$HERE/../finetune/evaluate.sh" > "$run/evaluate.log" 2>&1 \
       || { echo "evaluation failed: $run/evaluate.log" >&2; return 1; }
   fi
