@@ -34,6 +34,7 @@ setup(
             "weam-evaluate = fairseq_weam.cli.evaluate:main",
             "weam-gettext-pairs = fairseq_weam.cli.gettext_pairs:main",
             "weam-report = fairseq_weam.cli.report:main",
+            "weam-checkpoint-globals = fairseq_weam.cli.checkpoint_globals:main",
         ]
     },
 )

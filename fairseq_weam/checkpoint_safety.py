@@ -8,7 +8,7 @@ naming the file, the global and the opt-in, unless the user trusts it: ``--trust
 commands, ``WEAM_TRUST_CHECKPOINT=1`` in the environment (``fairseq-train``). Then it is unpickled in full,
 logged once per file.
 
-``python -m fairseq_weam.checkpoint_safety FILE...`` lists the globals each file needs beyond torch's own
+``weam-checkpoint-globals FILE...`` lists the globals each file needs beyond torch's own
 (the allow-list was derived that way: tests/test_checkpoint_safety_commands.py lists the globals of
 every kind of checkpoint the plugin writes).
 """
@@ -19,7 +19,6 @@ import logging
 import os
 import pickle
 import re
-import sys
 import typing
 
 import numpy
@@ -28,7 +27,6 @@ from fairseq.distributed.utils import _TensorPlaceholder
 from omegaconf import AnyNode, DictConfig, ListConfig
 from omegaconf.base import ContainerMetadata, Metadata
 
-from fairseq_weam.cli.entry import run_cli
 from fairseq_weam.errors import WeamError
 
 logger = logging.getLogger(__name__)
@@ -163,21 +161,3 @@ def load(f, *, source=None, **kwargs):
     _rewind(f, start)
     return torch.load(f, weights_only=False, **kwargs)
 
-
-def main(argv=None):
-    """List the globals each checkpoint needs beyond torch's own, marking those not on the allow-list."""
-    parser = argparse.ArgumentParser(prog="python -m fairseq_weam.checkpoint_safety", description=main.__doc__)
-    parser.add_argument("checkpoints", nargs="+")
-    args = parser.parse_args(argv)
-
-    def run():
-        for path in args.checkpoints:
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-            marked = [name if name in ALLOWED_NAMES else f"{name} (NOT ALLOWED)" for name in sorted(names)]
-            print(f"{path}: {', '.join(marked) or '-'}")
-
-    return run_cli("fairseq_weam.checkpoint_safety", run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from fairseq import checkpoint_utils
 from fairseq.distributed import utils as distributed_utils
 from omegaconf import OmegaConf
 
-from fairseq_weam import checkpoint_safety
+from fairseq_weam.cli import checkpoint_globals
 from fairseq_weam.checkpoint_safety import ALLOWED, TRUST_ENV, UntrustedCheckpointError, checkpoint_trust
 from fairseq_weam.tasks.weam import checkpoint_vocab_size
 
@@ -149,7 +149,7 @@ def test_fairseq_passing_weights_only_false_does_not_switch_the_guard_off(tmp_pa
 
 def test_the_listing_tool_marks_globals_off_the_allow_list(tmp_path, capsys):
     path = save_malicious(tmp_path / "evil.pt", tmp_path / "marker")
-    assert checkpoint_safety.main([str(path)]) == 0
+    assert checkpoint_globals.main([str(path)]) == 0
     assert capsys.readouterr().out == f"{path}: argparse.Namespace, {SYSTEM} (NOT ALLOWED)\n"
     assert not (tmp_path / "marker").exists()
 
