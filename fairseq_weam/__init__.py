@@ -3,7 +3,8 @@
 Use as ``fairseq-train --user-dir fairseq_weam ...`` or ``import fairseq_weam``. Importing registers the
 plugin's tasks and criterions with fairseq (fairseq auto-imports only ``tasks/`` and ``models/`` of a
 user dir, never ``criterions/``), has fairseq read checkpoints weights-only with the plugin's allow-list
-(resumable under torch >= 2.6, no code from a checkpoint runs without the user's opt-in), and has
+(resumable under torch >= 2.6, no code from a checkpoint runs without the user's opt-in), builds batches
+without fairseq's prefetch thread when there are no DataLoader workers (``batch_prefetch``), and has
 fairseq's own commands (``fairseq-train`` ...) report the plugin's user errors as one line, not a traceback.
 """
 import importlib
@@ -11,12 +12,14 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from fairseq_weam.batch_prefetch import no_prefetch_thread_without_workers
 from fairseq_weam.checkpoint_loading import guard_fairseq_checkpoint_reads
 from fairseq_weam.errors import WeamError
 
 __version__ = "0.1.0"
 
 guard_fairseq_checkpoint_reads()
+no_prefetch_thread_without_workers()
 
 
 def _report_user_errors_in_one_line(kind, value, traceback, _previous=sys.excepthook):

@@ -1,6 +1,9 @@
 """The weam task on binarized tiny data: pairs found, pair sampling, and one data path for every objective."""
+import argparse
+
 import pytest
 import torch
+from fairseq.tasks import FairseqTask
 
 from fairseq_weam.tasks.weam import WeamConfig, WeamTask, find_lang_pairs
 from weam_pair_data import make_aligned_data
@@ -112,11 +115,15 @@ def test_sides_are_cut_so_that_the_pair_fits(data):
 
 
 def test_no_prefetch_thread_without_dataloader_workers(data):
-    """The prefetch thread would still be formatting batches at exit and abort the process (code 134)."""
+    """The prefetch thread would still be formatting batches at exit and abort the process (code 134), in
+    the weam task and in fairseq's own tasks (masked_lm, sentence_prediction) run with the plugin."""
     task = make_task(data)
     dataset = task.load_dataset("train")
     assert task.get_batch_iterator(dataset, max_sentences=8, num_workers=0, data_buffer_size=10).buffer_size == 0
     assert task.get_batch_iterator(dataset, max_sentences=8, num_workers=1, data_buffer_size=10).buffer_size == 10
+    plain = FairseqTask(argparse.Namespace())  # what fairseq's own tasks inherit
+    assert plain.get_batch_iterator(dataset, max_sentences=8, num_workers=0, data_buffer_size=10).buffer_size == 0
+    assert plain.get_batch_iterator(dataset, max_sentences=8, num_workers=1, data_buffer_size=10).buffer_size == 10
 
 
 @pytest.mark.parametrize("objective,mode", [("tlm", "separate"), ("weam", "concat")])

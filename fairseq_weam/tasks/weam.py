@@ -198,19 +198,6 @@ class WeamTask(FairseqTask):
     def max_positions(self):
         return self.cfg.tokens_per_sample
 
-    def get_batch_iterator(self, dataset, *args, num_workers=0, data_buffer_size=0, **kwargs):
-        """fairseq's iterator, without its prefetch thread when batches are built in the main process.
-
-        With ``--num-workers 0`` that daemon thread formats batches (torch ops) while training ends; when
-        the interpreter exits in the middle of one, the process aborts (``terminate called without an
-        active exception``, exit code 134) after a successful run. DataLoader workers still prefetch.
-        """
-        if num_workers == 0:
-            data_buffer_size = 0
-        return super().get_batch_iterator(
-            dataset, *args, num_workers=num_workers, data_buffer_size=data_buffer_size, **kwargs
-        )
-
     def lang_pairs(self, split):
         return select_lang_pairs(self.cfg.data, split, self.cfg.lang_pairs)
 
