@@ -22,6 +22,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["fairseq_weam", "fairseq_weam.*"]),
+    package_data={"fairseq_weam": ["xtreme/*.tsv"]},
     install_requires=["torch>=2.1"] + requirements,
     extras_require={"test": ["pytest"], "align": ["eflomal>=2.0"]},
     entry_points={
@@ -35,6 +36,7 @@ setup(
             "weam-gettext-pairs = fairseq_weam.cli.gettext_pairs:main",
             "weam-report = fairseq_weam.cli.report:main",
             "weam-checkpoint-globals = fairseq_weam.cli.checkpoint_globals:main",
+            "weam-xtreme-score = fairseq_weam.cli.xtreme_score:main",
         ]
     },
 )

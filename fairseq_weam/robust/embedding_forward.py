@@ -27,3 +27,10 @@ def classify(model, src_tokens, head_name, embeddings=None):
         )
     features, _ = model.encoder.extract_features(src_tokens, token_embeddings=embeddings)
     return model.classification_heads[head_name](features)
+
+
+def features(model, src_tokens, embeddings=None):
+    """Last-layer states B x T x C for ``src_tokens``, optionally from given input token embeddings (for heads
+    that read every position: token tagging, span extraction)."""
+    states, _ = model.encoder.extract_features(src_tokens, token_embeddings=embeddings)
+    return states
