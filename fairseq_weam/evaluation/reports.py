@@ -28,6 +28,17 @@ def per_language_table(results) -> str:
     return "\n".join(lines)
 
 
+def task_table(results) -> str:
+    """Per-language table of a non-classification task's results (its official metrics, in %)."""
+    metrics = list(results["average"])
+    lines = [f"| {results['task']} | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for lang in results["languages"]:
+        scores = results["scores"].get(lang, {})
+        lines.append(f"| {lang} | " + " | ".join(_fmt(scores.get(m)) for m in metrics) + " |")
+    lines.append("| **average** | " + " | ".join(_fmt(results["average"][m]) for m in metrics) + " |")
+    return "\n".join(lines)
+
+
 def generalized_table(generalized) -> str:
     langs = generalized["languages"]
     lines = ["| sentence1 \\ sentence2 | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
