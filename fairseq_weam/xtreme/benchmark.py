@@ -102,9 +102,10 @@ def family(task: str) -> str:
 
 def prediction_suffix(task: str, version: str = "xtreme-r") -> str:
     """The suffix of ``predictions/<task>/test-<lang>.<suffix>`` (and of the label files) for a task, as
-    the official scorer's ``get_suffix``: QA and Mewsli-X json, the multiple-choice group jsonl, else tsv."""
+    the official scorer's ``get_suffix``: QA and Mewsli-X json, the multiple-choice group jsonl, else tsv.
+    LAReQA (never opened by the official scorer) is json here, a ranking like Mewsli-X."""
     groups = GROUP2TASK[check_version(version)]
-    if task in groups["qa"] or task == "mewslix":
+    if task in groups["qa"] or task in ("mewslix", "lareqa"):
         return "json"
     if task in groups.get("multi_choice", ()):
         return "jsonl"
