@@ -1,0 +1,270 @@
+"""Extractive QA end to end: SQuAD-format fixtures in XTREME's layout (XQuAD, MLQA with G-XLT files),
+windowing with doc stride, fairseq-train --task xtreme_qa (plain and robust), n-best decoding, predictions in
+the submission layout and their EM/F1 recomputed here independently."""
+import collections
+import json
+import random
+import re
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fairseq.data import Dictionary, data_utils
+
+from weam_testing import TINY_ROBERTA, USER_DIR, run, tool, write_lines
+from xtreme_testing import train_spm
+
+from fairseq_weam.xtreme import qa
+from fairseq_weam.xtreme.requests import EvaluateRequest, PrepareRequest
+
+MAX_LEN, STRIDE, MAX_QUERY = 64, 16, 16
+NAMES = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "tango"]
+FILLER = ["river", "city", "old", "house", "green", "tall", "music", "paper", "window", "road", "stone", "light"]
+# A fake translation per word: German-looking (Latin) and Russian (Cyrillic) words, so tests are parallel.
+RU = {"river": "река", "city": "город", "old": "старый", "house": "дом", "green": "зелёный", "tall": "высокий",
+      "music": "музыка", "paper": "бумага", "window": "окно", "road": "дорога", "stone": "камень", "light": "свет",
+      "the": "этот", "key": "ключ", "is": "есть", "what": "что", "?": "?", ".": ".",
+      "alpha": "альфа", "bravo": "браво", "delta": "дельта", "echo": "эхо", "kilo": "кило", "lima": "лима",
+      "oscar": "оскар", "tango": "танго"}
+LANGS = ("en", "de", "ru")
+
+
+def translate(text, lang):
+    words = text.split(" ")
+    if lang == "de":
+        return " ".join(w if w in "?." else w + "en" for w in words)
+    if lang == "ru":
+        return " ".join(RU[w] for w in words)
+    return text
+
+
+def make_example(rng, qid, n_before, n_after, lang="en", qlang=None):
+    """A context with 'the key is NAME .' among filler words; the question asks for the key."""
+    name = rng.choice(NAMES)
+    before = " ".join(rng.choice(FILLER) for _ in range(n_before))
+    after = " ".join(rng.choice(FILLER) for _ in range(n_after))
+    parts = [p for p in (before, "the key is", name, ".", after) if p]
+    context = translate(" ".join(parts), lang)
+    prefix = translate(" ".join(p for p in (before, "the key is") if p), lang) + " "
+    answer = translate(name, lang)
+    assert context[len(prefix):len(prefix) + len(answer)] == answer
+    question = translate("what is the key ?", qlang or lang)
+    return {"context": context, "qas": [{"id": qid, "question": question,
+                                         "answers": [{"answer_start": len(prefix), "text": answer}]}]}
+
+
+def squad_file(path, paragraphs):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]},
+                               ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def eval_paragraphs(lang, qlang=None, n=10):
+    """The same questions in every language (seeded); one long context whose answer lies past the first
+    window."""
+    rng = random.Random(7)
+    out = [make_example(rng, f"q{i}", rng.randint(0, 8), rng.randint(0, 8), lang, qlang) for i in range(n)]
+    out.append(make_example(random.Random(8), "long", 70, 3, lang, qlang))
+    return out
+
+
+def build_fixture(base):
+    """download/{squad,xquad,mlqa} as XTREME's download_data.sh lays them out; a tiny sentencepiece model."""
+    download = Path(base) / "download"
+    rng = random.Random(1)
+    train = [make_example(rng, f"t{i}", rng.randint(0, 12), rng.randint(0, 12)) for i in range(120)]
+    train.append(make_example(rng, "t-long", 60, 2))
+    broken = make_example(rng, "t-broken", 3, 3)
+    broken["qas"][0]["answers"][0]["answer_start"] += 1  # text no longer matches its span
+    train.append(broken)
+    squad_file(download / "squad" / "train-v1.1.json", train)
+    squad_file(download / "squad" / "dev-v1.1.json",
+               [make_example(rng, f"d{i}", rng.randint(0, 12), rng.randint(0, 12)) for i in range(16)])
+    for lang in LANGS:
+        squad_file(download / "xquad" / f"xquad.{lang}.json", eval_paragraphs(lang))
+        for qlang in LANGS:
+            squad_file(download / "mlqa" / "MLQA_V1" / "test" / f"test-context-{lang}-question-{qlang}.json",
+                       eval_paragraphs(lang, qlang))
+    text = []
+    for path in download.rglob("*.json"):
+        for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+            for p in article["paragraphs"]:
+                text.append(f"{p['context']}\t{p['qas'][0]['question']}")
+    write_lines(Path(base) / "spm_text" / "text.tsv", text)
+    model, dictionary = train_spm(Path(base) / "spm", Path(base) / "spm_text")
+    return download, model, dictionary
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory):
+    return build_fixture(tmp_path_factory.mktemp("qa"))
+
+
+@pytest.fixture(scope="module")
+def prepared(fixture, tmp_path_factory):
+    download, model, dictionary = fixture
+    dest = tmp_path_factory.mktemp("qa_bin") / "bin"
+    messages = []
+    report = qa.prepare(PrepareRequest(task="xquad", task_dir=str(download / "xquad"), dest=str(dest),
+                                       spm_model=str(model), dictionary=str(dictionary), max_len=MAX_LEN,
+                                       doc_stride=STRIDE, max_query_len=MAX_QUERY), messages.append)
+    return dest, report, messages
+
+
+def train_args(bin_dir, save_dir, max_update, method="none", extra=()):
+    return [tool("fairseq-train"), bin_dir, "--user-dir", USER_DIR, "--task", "xtreme_qa",
+            "--criterion", "xtreme_qa", "--robust-method", method, *TINY_ROBERTA,
+            "--optimizer", "adam", "--lr", "3e-3", "--lr-scheduler", "fixed", "--batch-size", "16",
+            "--max-update", str(max_update), "--dropout", "0.0", "--attention-dropout", "0.0",
+            "--cpu", "--num-workers", "0", "--seed", "1", "--save-dir", save_dir, "--no-epoch-checkpoints",
+            "--valid-subset", "valid", "--log-format", "json", "--log-interval", "1", *extra]
+
+
+def train_losses(stdout):
+    return [float(json.loads(line[line.index("{"):])["loss"]) for line in stdout.splitlines()
+            if "train_inner" in line and "{" in line]
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, tmp_path_factory):
+    save = tmp_path_factory.mktemp("qa_ckpt")
+    proc = run(train_args(prepared[0], save, 150, extra=["--max-epoch", "100"]))
+    return save / "checkpoint_last.pt", proc.stdout + proc.stderr
+
+
+def read_pieces_dataset(bin_dir, subset):
+    dictionary = Dictionary.load(str(bin_dir / "input0" / "dict.txt"))
+    dataset = data_utils.load_indexed_dataset(str(bin_dir / "input0" / subset), dictionary)
+    return dictionary, dataset
+
+
+# ----------------------------------------------------------------------------------------------- prepare
+
+def test_prepare_windows_targets_and_mismatch_report(prepared):
+    dest, report, messages = prepared
+    assert set(report["subsets"]) == {"train", "valid", "test.en", "test.de", "test.ru"}
+    # the broken answer is counted, named, and its question left out of training
+    [(path, mismatch)] = report["mismatched_answers"].items()
+    assert path.endswith("train-v1.1.json") and mismatch["answers"] == 1 and mismatch["ids"] == ["t-broken"]
+    assert any("t-broken" in m and "does not match" in m for m in messages)
+    assert report["subsets"]["train"]["questions_without_usable_answer"] == 1
+    assert report["subsets"]["train"]["examples"] == 121
+    saved = json.loads((dest / "prepare_report.json").read_text())
+    assert saved["mismatched_answers"] == report["mismatched_answers"]
+
+    dictionary, dataset = read_pieces_dataset(dest, "train")
+    positions = np.load(dest / "train.positions.npy")
+    windows = [json.loads(line) for line in (dest / "train.windows.jsonl").read_text().splitlines()]
+    assert len(dataset) == len(positions) == len(windows) == report["subsets"]["train"]["windows"]
+    by_id = collections.defaultdict(list)
+    for k, w in enumerate(windows):
+        by_id[w["id"]].append(k)
+    assert len(by_id["t-long"]) >= 3  # 60+ pieces of context in windows of < 64 tokens, stride 16
+    answered = 0
+    for k, w in enumerate(windows):
+        tokens = dataset[k].tolist()
+        assert len(tokens) <= MAX_LEN
+        assert tokens[0] == dictionary.bos() and tokens[-1] == dictionary.eos()
+        start, end = positions[k]
+        if (start, end) == (0, 0):
+            continue
+        answered += 1
+        # the target tokens spell the answer: a name, surrounded by 'is' and '.'
+        text = "".join(dictionary[t] for t in tokens[start:end + 1]).replace("\u2581", " ").strip()
+        assert text in NAMES, (w["id"], text)
+        assert tokens[start - 1] != dictionary.bos()
+    # every usable training question has exactly one window with the answer, except overlaps of t-long
+    assert answered >= 121
+    long_answers = [k for k in by_id["t-long"] if tuple(positions[k]) != (0, 0)]
+    assert long_answers and long_answers[0] != by_id["t-long"][0]  # the answer is past the first window
+
+
+def test_answer_piece_mapping_independent(fixture):
+    download, model, _ = fixture
+    encoder = qa.QAEncoder(model, MAX_LEN, STRIDE, MAX_QUERY)
+    for lang in LANGS:
+        examples, _ = qa.read_squad(download / "xquad" / f"xquad.{lang}.json")
+        for ex in examples:
+            pieces, begins, ends = encoder.context(ex.context)
+            # concatenating pieces gives the context with single spaces (the fixture has no double spaces)
+            assert "".join(pieces).replace("\u2581", " ").strip() == ex.context
+            first, last = qa.answer_pieces(begins, ends, ex.answers[0])
+            assert ex.context[begins[first]:ends[last]] == ex.answers[0][1]
+
+
+def test_decode_picks_the_long_answer_from_its_window(fixture):
+    """Synthetic logits: the answer's pieces score high in the window where they have most context; a
+    decoy in the first window scores lower; decoding returns the answer's exact characters."""
+    download, model, _ = fixture
+    encoder = qa.QAEncoder(model, MAX_LEN, STRIDE, MAX_QUERY)
+    examples, _ = qa.read_squad(download / "xquad" / "xquad.ru.json")
+    ex = next(e for e in examples if e.qid == "long")
+    windows = encoder.windows(ex)
+    assert len(windows) >= 3
+    pieces, begins, ends = encoder.context(ex.context)
+    first, last = qa.answer_pieces(begins, ends, ex.answers[0])
+    logits = []
+    for w in windows:
+        scores = np.zeros((len(w.context) + w.context_offset + 1, 2), dtype=np.float32)
+        if w.first_piece <= first and last < w.first_piece + len(w.context):
+            scores[w.context_offset + first - w.first_piece, 0] = 5.0
+            scores[w.context_offset + last - w.first_piece, 1] = 5.0
+        scores[w.context_offset + 1, 0] = scores[w.context_offset + 2, 1] = 4.0  # decoy
+        scores[0] = 9.0  # <s> is never an answer
+        logits.append(scores)
+    assert first >= len(windows[0].context)  # not in the first window at all
+    assert qa.decode(ex, windows, logits) == ex.answers[0][1]
+
+
+# ----------------------------------------------------------------------------------------------- errors
+
+def test_errors_name_file_and_question(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(qa.QADataError, match="bad.json: not JSON"):
+        qa.read_squad(bad)
+    dup = squad_file(tmp_path / "dup.json", [make_example(random.Random(1), "x1", 1, 1)] * 2)
+    with pytest.raises(qa.QADataError, match=r"dup.json: question x1: the id occurs twice"):
+        qa.read_squad(dup)
+    no_text = tmp_path / "no_text.json"
+    no_text.write_text(json.dumps({"data": [{"paragraphs": [{"context": "c", "qas": [
+        {"id": "q7", "question": "?", "answers": [{"answer_start": 0}]}]}]}]}), encoding="utf-8")
+    with pytest.raises(qa.QADataError, match=r"no_text.json: question q7: missing 'text'"):
+        qa.read_squad(no_text)
+    (tmp_path / "xquad").mkdir()
+    squad_file(tmp_path / "xquad" / "xquad.en.json", [])
+    with pytest.raises(qa.QADataError, match=r"xquad.de.json: no such file \(test language de of xquad\)"):
+        qa.test_files("xquad", tmp_path / "xquad", ["en", "de"])
+    with pytest.raises(qa.QADataError, match="train-v1.1.json"):
+        qa.train_dev_files("xquad", tmp_path / "xquad")
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+@pytest.mark.slow
+def test_train_loss_falls_and_checkpoint_keeps_the_span_head(trained, prepared):
+    checkpoint, log = trained
+    losses = train_losses(log)
+    assert len(losses) >= 100
+    first, last = np.mean(losses[:10]), np.mean(losses[-10:])
+    assert last < 0.5 * first, (first, last)
+    import torch
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    assert state["model"]["classification_heads.span_head.out_proj.weight"].shape[0] == 2
+    assert state["model"]["classification_heads.span_head.dense.weight"].shape[1] == 32
+    # validation reports span accuracy on English dev windows
+    valid = [json.loads(line[line.index("{"):]) for line in log.splitlines() if '"valid_loss"' in line]
+    assert valid and "valid_span_accuracy" in valid[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["adversarial", "noise"])
+def test_robust_methods_train(prepared, tmp_path, method):
+    proc = run(train_args(prepared[0], tmp_path, 12, method, ["--disable-validation", "--no-save"]))
+    rows = [json.loads(line[line.index("{"):]) for line in proc.stdout.splitlines() if "train_inner" in line]
+    key = {"adversarial": "adv_loss", "noise": "noise_loss"}[method]
+    assert len(rows) == 12 and all(key in r for r in rows)
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
