@@ -191,3 +191,99 @@ def test_long_word_keeps_its_first_piece(panx_data):
     chunks, cut = encoder.chunks(["globexglobexcorp", "a", "rome"])
     assert cut == 1 and chunks[0].word_starts == [0] and len(chunks[0].pieces) == 3
     assert sum(len(c.word_starts) for c in chunks) == 3
+
+
+# --- training and evaluation ------------------------------------------------------------------------------
+def trained(base, data):
+    if "trained" not in _CACHE:
+        save_dir = Path(base) / "ckpt"
+        proc = run(train_args(data[3], save_dir, "none", 40))
+        _CACHE["trained"] = (proc, save_dir)
+    return _CACHE["trained"]
+
+
+@pytest.fixture(scope="module")
+def panx_model(tmp_path_factory, panx_data):
+    return trained(tmp_path_factory.mktemp("panx_model"), panx_data)
+
+
+@pytest.mark.slow
+def test_fairseq_train_loss_falls(panx_model):
+    proc, save_dir = panx_model
+    losses = train_losses(proc)
+    assert len(losses) >= 30, proc.stdout[-2000:]
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    assert (save_dir / "checkpoint_best.pt").is_file()
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_token_head(panx_data, panx_model, tmp_path):
+    """fairseq's save/load keeps the head: a resumed run starts at the loss it stopped at, not at chance."""
+    proc, save_dir = panx_model
+    resumed_dir = tmp_path / "resumed"
+    resumed_dir.mkdir()
+    (resumed_dir / "checkpoint_last.pt").write_bytes((save_dir / "checkpoint_last.pt").read_bytes())
+    resumed = run(train_args(panx_data[3], resumed_dir, "none", 43))
+    assert "Loaded checkpoint" in resumed.stdout + resumed.stderr
+    before, after = train_losses(proc), train_losses(resumed)
+    assert len(after) == 3 and max(after) < 2 * max(before[-5:]) and max(after) < 0.5 * before[0]
+
+
+@pytest.mark.slow
+def test_restore_file_from_masked_lm_adds_the_head(panx_data, tmp_path):
+    """--restore-file of a pre-trained masked_lm checkpoint: encoder weights carried over, token head created."""
+    bin_dir = panx_data[3]
+    run([tool("fairseq-train"), bin_dir / "input0", "--task", "masked_lm", "--criterion", "masked_lm",
+         *TINY_ROBERTA, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
+         "--max-update", "2", "--cpu", "--num-workers", "0", "--save-dir", tmp_path / "mlm",
+         "--no-epoch-checkpoints", "--user-dir", USER_DIR])
+    pretrained = tmp_path / "mlm" / "checkpoint_last.pt"
+    run(train_args(bin_dir, tmp_path / "ft", "none", 1, extra=[
+        "--restore-file", pretrained, "--reset-optimizer", "--reset-dataloader", "--reset-meters",
+        "--reset-lr-scheduler", "--lr", "1e-12"]))
+    from fairseq import checkpoint_utils
+    before = checkpoint_utils.load_checkpoint_to_cpu(str(pretrained))["model"]
+    after = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "ft" / "checkpoint_last.pt"))["model"]
+    key = "encoder.sentence_encoder.embed_tokens.weight"
+    assert torch.allclose(before[key], after[key], atol=1e-6)
+    assert not any(k.startswith("classification_heads.") for k in before)
+    assert after["classification_heads.token_classification_head.out_proj.weight"].shape[0] == 7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method,logged", [("adversarial", "adv_loss"), ("noise", "noise_loss")])
+def test_robust_methods_train(panx_data, tmp_path, method, logged):
+    proc = run(train_args(panx_data[3], tmp_path / method, method, 6, extra=["--adv-steps", "2"]))
+    assert f'"train_{logged}"' in proc.stdout + proc.stderr or f'"{logged}"' in proc.stdout + proc.stderr
+    losses = train_losses(proc)
+    assert len(losses) == 6 and all(loss == loss for loss in losses)
+
+
+def evaluate_panx(panx_data, save_dir, out_dir, **kwargs):
+    from fairseq_weam.evaluation import tagging as tagging_evaluation
+    from fairseq_weam.xtreme.requests import EvaluateRequest
+    task_dir, spm_model, dictionary, _, _ = panx_data
+    request = EvaluateRequest(task="panx", checkpoint=str(save_dir / "checkpoint_best.pt"), task_dir=str(task_dir),
+                              spm_model=str(spm_model), dictionary=str(dictionary), out_dir=str(out_dir),
+                              max_len=40, **kwargs)
+    return tagging_evaluation.evaluate(request, progress=lambda msg: None)
+
+
+@pytest.mark.slow
+def test_evaluate_writes_predictions_scored_as_seqeval(panx_data, panx_model, tmp_path):
+    from seqeval.metrics import f1_score
+    _, save_dir = panx_model
+    results = evaluate_panx(panx_data, save_dir, tmp_path / "out")
+    assert results["languages"] == ["de", "en", "ru"] and results["unscored"] == []
+    for lang in ("en", "de", "ru"):
+        written = tmp_path / "out" / "predictions" / "panx" / f"test-{lang}.tsv"
+        gold = read_blocks(panx_data[0] / f"test-{lang}.tsv")
+        text = written.read_text(encoding="utf-8")
+        blocks = [b.split("\n") for b in text.rstrip("\n").split("\n\n")]
+        assert [len(b) for b in blocks] == [len(words) for words, _ in gold]  # one tag per input word
+        assert all(tag in tagging.TASK_TAGS["panx"] for b in blocks for tag in b)
+        expected = 100 * f1_score([tags for _, tags in gold], blocks)
+        assert results["scores"][lang]["f1"] == pytest.approx(expected, abs=1e-9)
+        assert (tmp_path / "out" / "labels" / "panx" / f"test-{lang}.tsv").is_file()
+    assert results["scores"]["en"]["f1"] > 50  # it learned the toy entities
+    assert results["avg_metric"] == pytest.approx(sum(s["f1"] for s in results["scores"].values()) / 3)
