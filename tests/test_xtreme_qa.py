@@ -6,6 +6,7 @@ import json
 import random
 import re
 import string
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from weam_testing import TINY_ROBERTA, USER_DIR, run, tool, write_lines
 from xtreme_testing import train_spm
 
 from fairseq_weam.xtreme import qa
+from fairseq_weam.evaluation.qa import evaluate
 from fairseq_weam.xtreme.requests import EvaluateRequest, PrepareRequest
 
 MAX_LEN, STRIDE, MAX_QUERY = 64, 16, 16
@@ -27,15 +29,21 @@ RU = {"river": "река", "city": "город", "old": "старый", "house":
       "the": "этот", "key": "ключ", "is": "есть", "what": "что", "?": "?", ".": ".",
       "alpha": "альфа", "bravo": "браво", "delta": "дельта", "echo": "эхо", "kilo": "кило", "lima": "лима",
       "oscar": "оскар", "tango": "танго"}
-LANGS = ("en", "de", "ru")
+HI = {"river": "नदी", "city": "शहर", "old": "पुराना", "house": "घर", "green": "हरा", "tall": "लंबा",
+      "music": "संगीत", "paper": "कागज", "window": "खिड़की", "road": "सड़क", "stone": "पत्थर", "light": "रोशनी",
+      "the": "यह", "key": "कुंजी", "is": "है", "what": "क्या", "?": "?", ".": ".",
+      "alpha": "अल्फा", "bravo": "ब्रावो", "delta": "डेल्टा", "echo": "इको", "kilo": "किलो", "lima": "लीमा",
+      "oscar": "ऑस्कर", "tango": "टैंगो"}
+LANGS = ("en", "de", "ru")         # XQuAD fixture
+MLQA_LANGS = ("en", "de", "hi")    # MLQA fixture (MLQA's normalization knows no Russian)
 
 
 def translate(text, lang):
     words = text.split(" ")
     if lang == "de":
         return " ".join(w if w in "?." else w + "en" for w in words)
-    if lang == "ru":
-        return " ".join(RU[w] for w in words)
+    if lang in ("ru", "hi"):
+        return " ".join({"ru": RU, "hi": HI}[lang][w] for w in words)
     return text
 
 
@@ -85,7 +93,8 @@ def build_fixture(base):
                [make_example(rng, f"d{i}", rng.randint(0, 12), rng.randint(0, 12)) for i in range(16)])
     for lang in LANGS:
         squad_file(download / "xquad" / f"xquad.{lang}.json", eval_paragraphs(lang))
-        for qlang in LANGS:
+    for lang in MLQA_LANGS:
+        for qlang in MLQA_LANGS:
             squad_file(download / "mlqa" / "MLQA_V1" / "test" / f"test-context-{lang}-question-{qlang}.json",
                        eval_paragraphs(lang, qlang))
     text = []
@@ -268,3 +277,103 @@ def test_robust_methods_train(prepared, tmp_path, method):
     key = {"adversarial": "adv_loss", "noise": "noise_loss"}[method]
     assert len(rows) == 12 and all(key in r for r in rows)
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+def hand_normalize(text, mlqa_lang=None):
+    """SQuAD v1.1's normalization, or MLQA's for en/de/hi (Unicode punctuation; German articles)."""
+    text = text.lower()
+    if mlqa_lang is None:
+        text = "".join(ch for ch in text if ch not in string.punctuation)
+    else:
+        text = "".join(ch for ch in text if ch not in string.punctuation
+                       and not unicodedata.category(ch).startswith("P"))
+    articles = {None: r"\b(a|an|the)\b", "en": r"\b(a|an|the)\b", "hi": None,
+                "de": r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b"}[mlqa_lang]
+    if articles:
+        text = re.sub(articles, " ", text)
+    return " ".join(text.split())
+
+
+def hand_scores(gold_path, predictions, mlqa_lang=None):
+    """(EM, F1) in percent over the gold file's questions, computed here from the written predictions."""
+    exact = f1 = 0.0
+    questions = [qa_ for p in json.loads(Path(gold_path).read_text(encoding="utf-8"))["data"][0]["paragraphs"]
+                 for qa_ in p["qas"]]
+    for question in questions:
+        prediction = hand_normalize(predictions[question["id"]], mlqa_lang).split()
+        best_em = best_f1 = 0.0
+        for answer in question["answers"]:
+            truth = hand_normalize(answer["text"], mlqa_lang).split()
+            best_em = max(best_em, float(prediction == truth))
+            common = sum((collections.Counter(prediction) & collections.Counter(truth)).values())
+            if common:
+                p, r = common / len(prediction), common / len(truth)
+                best_f1 = max(best_f1, 2 * p * r / (p + r))
+        exact += best_em
+        f1 += best_f1
+    return 100.0 * exact / len(questions), 100.0 * f1 / len(questions)
+
+
+def contexts(path):
+    return {q["id"]: p["context"] for p in json.loads(Path(path).read_text(encoding="utf-8"))["data"][0]["paragraphs"]
+            for q in p["qas"]}
+
+
+def eval_request(task, checkpoint, task_dir, fixture, out_dir, **kwargs):
+    _, model, dictionary = fixture
+    return EvaluateRequest(task=task, checkpoint=str(checkpoint), task_dir=str(task_dir), spm_model=str(model),
+                           dictionary=str(dictionary), out_dir=str(out_dir), max_len=MAX_LEN, doc_stride=STRIDE,
+                           max_query_len=MAX_QUERY, **kwargs)
+
+
+@pytest.mark.slow
+def test_evaluate_xquad_predictions_and_scores(trained, fixture, tmp_path):
+    checkpoint, _ = trained
+    download = fixture[0]
+    results = evaluate(eval_request("xquad", checkpoint, download / "xquad", fixture, tmp_path), print)
+    assert results["languages"] == sorted(LANGS) and results["metric"] == "f1"
+    for lang in LANGS:
+        gold = download / "xquad" / f"xquad.{lang}.json"
+        written = tmp_path / "predictions" / "xquad" / f"test-{lang}.json"
+        predictions = json.loads(written.read_text(encoding="utf-8"))
+        context = contexts(gold)
+        assert set(predictions) == set(context)
+        for qid, answer in predictions.items():
+            assert answer and answer in context[qid], (lang, qid, answer)
+        em, f1 = hand_scores(gold, predictions)
+        assert results["scores"][lang]["exact_match"] == pytest.approx(em, abs=1e-9)
+        assert results["scores"][lang]["f1"] == pytest.approx(f1, abs=1e-9)
+        labels = json.loads((tmp_path / "labels" / "xquad" / f"test-{lang}.json").read_text(encoding="utf-8"))
+        assert labels["data"] == json.loads(gold.read_text(encoding="utf-8"))["data"]
+    english = json.loads((tmp_path / "predictions" / "xquad" / "test-en.json").read_text())
+    print("en predictions", english)
+    assert results["scores"]["en"]["exact_match"] >= 50.0   # the toy task is learnt
+    average = {m: np.mean([results["scores"][lang][m] for lang in LANGS]) for m in ("exact_match", "f1")}
+    assert results["average"] == pytest.approx(average)
+    assert results["avg_metric"] == pytest.approx((average["exact_match"] + average["f1"]) / 2)
+    assert results["generalized"] is None
+
+
+@pytest.mark.slow
+def test_evaluate_mlqa_generalized_matrix(trained, fixture, tmp_path):
+    checkpoint, _ = trained
+    task_dir = fixture[0] / "mlqa"
+    results = evaluate(eval_request("mlqa", checkpoint, task_dir, fixture, tmp_path, limit=6), print)
+    assert results["languages"] == sorted(MLQA_LANGS)
+    matrix = results["generalized"]
+    folder = task_dir / "MLQA_V1" / "test"
+    for q in MLQA_LANGS:
+        for c in MLQA_LANGS:
+            name = f"test-context-{c}-question-{q}.json"
+            written = (tmp_path / "predictions" / "mlqa" / f"test-{c}.json" if q == c
+                       else tmp_path / "generalized" / "mlqa" / name)
+            predictions = json.loads(written.read_text(encoding="utf-8"))
+            assert len(predictions) == 6   # --limit 6
+            limited = json.loads((folder / name).read_text(encoding="utf-8"))
+            limited["data"][0]["paragraphs"] = limited["data"][0]["paragraphs"][:6]
+            gold = squad_file(tmp_path / "limited" / name, limited["data"][0]["paragraphs"])
+            em, f1 = hand_scores(gold, predictions, mlqa_lang=c)
+            assert matrix["exact_match"][q][c] == pytest.approx(em, abs=1e-9), (q, c)
+            assert matrix["f1"][q][c] == pytest.approx(f1, abs=1e-9), (q, c)
