@@ -2,6 +2,7 @@
 windowing with doc stride, fairseq-train --task xtreme_qa (plain and robust), n-best decoding, predictions in
 the submission layout and their EM/F1 recomputed here independently."""
 import collections
+import os
 import json
 import random
 import re
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from fairseq.data import Dictionary, data_utils
 
-from weam_testing import TINY_ROBERTA, USER_DIR, run, tool, write_lines
+from weam_testing import BIN, REPO, TINY_ROBERTA, USER_DIR, run, tool, write_lines
 from xtreme_testing import train_spm
 
 from fairseq_weam.xtreme import qa
@@ -377,3 +378,34 @@ def test_evaluate_mlqa_generalized_matrix(trained, fixture, tmp_path):
             em, f1 = hand_scores(gold, predictions, mlqa_lang=c)
             assert matrix["exact_match"][q][c] == pytest.approx(em, abs=1e-9), (q, c)
             assert matrix["f1"][q][c] == pytest.approx(f1, abs=1e-9), (q, c)
+
+
+# ----------------------------------------------------------------------------------------------- CLIs, recipe
+
+@pytest.mark.slow
+def test_recipe_through_the_clis(fixture, tmp_path):
+    """examples/finetune/qa.sh: weam-xtreme-prepare --task xquad, fairseq-train --task xtreme_qa, weam-evaluate
+    --task xquad; the submission files and results.json it leaves agree with an independent EM/F1."""
+    download, model, dictionary = fixture
+    out = tmp_path / "run"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "1",
+           "TASK": "xquad", "TASK_DIR": str(download / "xquad"), "DICT": str(dictionary),
+           "SPM_MODEL": str(model), "OUT": str(out), "ARCH_FLAGS": " ".join(TINY_ROBERTA),
+           "DEVICE_FLAGS": "--cpu --num-workers 0", "DEVICE": "cpu", "EPOCHS": "2", "BATCH": "16",
+           "UPDATE_FREQ": "1", "WARMUP": "2", "LR": "1e-3", "MAX_LEN": str(MAX_LEN), "DOC_STRIDE": str(STRIDE),
+           "MAX_QUERY_LEN": str(MAX_QUERY), "WORKERS": "1"}
+    proc = run(["bash", REPO / "examples" / "finetune" / "qa.sh"], env=env)
+    report = json.loads((out / "bin" / "prepare_report.json").read_text())
+    assert report["doc_stride"] == STRIDE and report["mismatched_answers"]
+    assert "t-broken" in proc.stderr   # the mismatched answer is reported on the console
+    results = json.loads((out / "eval" / "results.json").read_text(encoding="utf-8"))
+    assert results["task"] == "xquad" and results["languages"] == sorted(LANGS)
+    for lang in LANGS:
+        predictions = json.loads((out / "eval" / "predictions" / "xquad" / f"test-{lang}.json").read_text())
+        em, f1 = hand_scores(download / "xquad" / f"xquad.{lang}.json", predictions)
+        assert results["scores"][lang]["exact_match"] == pytest.approx(em, abs=1e-9)
+        assert results["scores"][lang]["f1"] == pytest.approx(f1, abs=1e-9)
+    with pytest.raises(AssertionError, match="weam-evaluate: error: .*xquad.fr.json: no such file"):
+        run([tool("weam-evaluate"), "--task", "xquad", "--checkpoint", out / "checkpoints" / "checkpoint_last.pt",
+             "--task-dir", download / "xquad", "--spm-model", model, "--dict", dictionary, "--out-dir",
+             tmp_path / "x", "--langs", "en,fr", "--max-len", MAX_LEN, "--max-query-len", MAX_QUERY])
