@@ -234,7 +234,7 @@ def test_restore_file_from_masked_lm_adds_the_head(panx_data, tmp_path):
     """--restore-file of a pre-trained masked_lm checkpoint: encoder weights carried over, token head created."""
     bin_dir = panx_data[3]
     run([tool("fairseq-train"), bin_dir / "input0", "--task", "masked_lm", "--criterion", "masked_lm",
-         *TINY_ROBERTA, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
+         *TINY_ROBERTA, "--tokens-per-sample", "32", "--disable-validation", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
          "--max-update", "2", "--cpu", "--num-workers", "0", "--save-dir", tmp_path / "mlm",
          "--no-epoch-checkpoints", "--user-dir", USER_DIR])
     pretrained = tmp_path / "mlm" / "checkpoint_last.pt"
