@@ -41,10 +41,13 @@ class RetrievalError(WeamError, ValueError):
     """The checkpoint and the data do not fit together (the message names both)."""
 
 
-def load_encoder(checkpoint, dictionary, data):
-    """``(model, max_pieces)``: the fairseq RoBERTa/XLM-R of ``checkpoint``, built over the dictionary of ``data``."""
+def load_encoder(checkpoint, dictionary, data, encoder_only=False):
+    """``(model, max_pieces)``: the fairseq RoBERTa/XLM-R of ``checkpoint``, built over the dictionary of ``data``;
+    ``encoder_only`` drops every weight outside the encoder (the heads of a fine-tuned checkpoint)."""
     dict_path = os.path.join(data, "dict.txt")
     state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
+    if encoder_only:
+        state["model"] = {k: v for k, v in state["model"].items() if k.startswith("encoder.")}
     rows = state["model"].get(EMBEDDING_KEY)
     if rows is not None and rows.shape[0] != len(dictionary):
         raise RetrievalError(
@@ -67,7 +70,7 @@ def encode(model, dictionary, sentences, layer, batch_size):
     for start in range(0, len(sentences), batch_size):
         chunk = sentences[start : start + batch_size]
         rows = [torch.cat([torch.tensor([dictionary.bos()]), s, torch.tensor([dictionary.eos()])]) for s in chunk]
-        tokens = data_utils.collate_tokens(rows, dictionary.pad())
+        tokens = data_utils.collate_tokens(rows, dictionary.pad()).to(next(model.parameters()).device)
         _, extra = model(tokens, features_only=True, return_all_hiddens=True)
         hidden = extra["inner_states"][layer].transpose(0, 1)  # B x T x C
         states += [hidden[i, 1 : 1 + len(s)].float() for i, s in enumerate(chunk)]
