@@ -173,6 +173,12 @@ def test_prepare_windows_targets_and_mismatch_report(prepared):
     for k, w in enumerate(windows):
         by_id[w["id"]].append(k)
     assert len(by_id["t-long"]) >= 3  # 60+ pieces of context in windows of < 64 tokens, stride 16
+    firsts = [windows[k]["first_piece"] for k in by_id["t-long"]]
+    assert firsts == [STRIDE * i for i in range(len(firsts))]
+    last = windows[by_id["t-long"][-1]]
+    assert last["ends"][-1] == len(next(p for p in json.loads(
+        (Path(report["files"]["train"])).read_text())["data"][0]["paragraphs"]
+        if p["qas"][0]["id"] == "t-long")["context"])   # the last window reaches the end of the context
     answered = 0
     for k, w in enumerate(windows):
         tokens = dataset[k].tolist()
@@ -409,3 +415,60 @@ def test_recipe_through_the_clis(fixture, tmp_path):
         run([tool("weam-evaluate"), "--task", "xquad", "--checkpoint", out / "checkpoints" / "checkpoint_last.pt",
              "--task-dir", download / "xquad", "--spm-model", model, "--dict", dictionary, "--out-dir",
              tmp_path / "x", "--langs", "en,fr", "--max-len", MAX_LEN, "--max-query-len", MAX_QUERY])
+
+
+@pytest.mark.slow
+def test_restore_from_a_checkpoint_without_the_span_head(trained, prepared, tmp_path):
+    """A pre-trained encoder (no span head in its weights) starts QA fine-tuning via --restore-file: the head
+    is added fresh, the encoder weights are the checkpoint's."""
+    import torch
+    checkpoint, _ = trained
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state["model"] = {k: v for k, v in state["model"].items() if not k.startswith("classification_heads.")}
+    headless = tmp_path / "pretrained.pt"
+    torch.save(state, headless)
+    save = tmp_path / "ckpt"
+    proc = run(train_args(prepared[0], save, 1, extra=[
+        "--restore-file", headless, "--reset-optimizer", "--reset-dataloader", "--reset-meters",
+        "--reset-lr-scheduler", "--lr", "1e-12", "--disable-validation"]))
+    assert "Overwriting classification_heads.span_head.out_proj.weight" in proc.stdout + proc.stderr
+    after = torch.load(save / "checkpoint_last.pt", map_location="cpu", weights_only=False)["model"]
+    key = "encoder.sentence_encoder.layers.0.fc1.weight"
+    assert torch.allclose(after[key], state["model"][key], atol=1e-6)
+    assert "classification_heads.span_head.dense.weight" in after
+
+
+@pytest.mark.slow
+def test_stripped_test_file_is_predicted_not_scored(trained, fixture, tmp_path):
+    """XTREME's download script empties test answers; such a language gets predictions, no score."""
+    checkpoint, _ = trained
+    task_dir = tmp_path / "xquad"
+    paragraphs = eval_paragraphs("en")
+    for p in paragraphs:
+        p["qas"][0]["answers"] = [{"answer_start": 0, "text": ""}]
+    squad_file(task_dir / "xquad.en.json", paragraphs)
+    results = evaluate(eval_request("xquad", checkpoint, task_dir, fixture, tmp_path / "out"), print)
+    assert results["unscored"] == ["en"] and results["scores"] == {} and results["avg_metric"] is None
+    predictions = json.loads((tmp_path / "out" / "predictions" / "xquad" / "test-en.json").read_text())
+    assert set(predictions) == {p["qas"][0]["id"] for p in paragraphs}
+    assert not (tmp_path / "out" / "labels" / "xquad" / "test-en.json").exists()
+
+
+def test_tydiqa_and_mlqa_file_layout(tmp_path):
+    tydi = tmp_path / "tydiqa"
+    squad_file(tydi / "tydiqa-goldp-v1.1-train" / "tydiqa.en.train.json", [])
+    for lang in ("en", "ru", "te"):
+        squad_file(tydi / "tydiqa-goldp-v1.1-dev" / f"tydiqa.goldp.{lang}.dev.json", [])
+    train, dev = qa.train_dev_files("tydiqa", tydi)
+    assert train.name == "tydiqa.en.train.json" and dev.name == "tydiqa.goldp.en.dev.json"
+    assert list(qa.test_files("tydiqa", tydi)) == ["en", "ru", "te"]
+    mlqa = tmp_path / "mlqa"
+    for c, q in (("en", "en"), ("de", "de"), ("de", "en"), ("en", "de")):
+        squad_file(mlqa / "MLQA_V1" / "test" / f"test-context-{c}-question-{q}.json", [])
+    assert list(qa.test_files("mlqa", mlqa)) == ["de", "en"]
+    assert sorted(qa.generalized_files("mlqa", mlqa, ["de", "en"])) == [("de", "en"), ("en", "de")]
+    with pytest.raises(qa.QADataError, match="pass --train-file"):
+        qa.train_dev_files("mlqa", mlqa)
+    squad_file(tmp_path / "squad" / "train-v1.1.json", [])
+    squad_file(tmp_path / "squad" / "dev-v1.1.json", [])
+    assert qa.train_dev_files("mlqa", mlqa)[0] == tmp_path / "squad" / "train-v1.1.json"

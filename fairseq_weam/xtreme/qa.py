@@ -31,8 +31,8 @@ training; it is counted and reported (question ids), never silently dropped.
 
     input0/                 fairseq-preprocess output: dict.txt, <subset>.bin/.idx (one line per window)
     <subset>.positions.npy  windows x 2 int64: start, end token position of the answer (0: <s>, no answer)
-    <subset>.windows.jsonl  per window: question id, window index, token position of its first context
-                            piece, character begin/end of each context piece (for decoding)
+    <subset>.windows.jsonl  per window: question id, window index, index of its first piece in the context,
+                            token position of that piece, character begin/end of each context piece
     prepare_report.json     subsets, windows, mismatched answers, settings
 
 Subsets: ``train``, ``valid``, ``test.<lang>`` and, for MLQA G-XLT, ``test.context-<c>-question-<q>``.
@@ -386,6 +386,7 @@ def _write_subset(encoder: QAEncoder, examples, text_dir: Path, work: Path, name
             lines.append(window.line())
             positions.append(target)
             windows_out.append(json.dumps({"id": ex.qid, "window": window.index,
+                                           "first_piece": window.first_piece,
                                            "context_offset": window.context_offset,
                                            "begins": window.begins, "ends": window.ends}, ensure_ascii=False))
     (text_dir / f"{name}.input0").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
