@@ -1,5 +1,6 @@
 """weam-evaluate on a tiny fine-tuned model: results.json keys, markdown, PNGs, attacks, determinism, errors."""
 import json
+from pathlib import Path
 
 import matplotlib.image
 import pytest
@@ -51,6 +52,15 @@ def test_cli_writes_json_markdown_and_plots(finetuned, tmp_path):
     for png in ("accuracy_per_language.png", "generalized_heatmap.png"):
         image = matplotlib.image.imread(tmp_path / png)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    # the submission layout: one predicted label per test row, scoring to the reported accuracy
+    for lang in ("en", "de", "fr"):
+        predicted = (tmp_path / "predictions" / "pawsx" / f"test-{lang}.tsv").read_text().splitlines()
+        gold = [line.split("\t")[-1] for line in
+                (Path(files["task_dir"]) / f"test-{lang}.tsv").read_text().splitlines()]
+        assert len(predicted) == len(gold) == 48
+        assert 100 * sum(p == g for p, g in zip(predicted, gold)) / len(gold) == pytest.approx(std["accuracy"][lang])
+        assert (tmp_path / "labels" / "pawsx" / f"test-{lang}.tsv").read_text().splitlines() == gold
+    assert results["predictions"] == str(tmp_path / "predictions" / "pawsx")
 
 
 def test_deterministic_and_tiny_noise_smoothing_matches_clean(finetuned):

@@ -7,6 +7,7 @@ task has no generalized setting (one text column, nothing to mix across language
 """
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import List, Optional
 
 import torch
@@ -16,6 +17,7 @@ from fairseq_weam.evaluation.attacks import pgd_attack_accuracy, synonym_attack_
 from fairseq_weam.evaluation.classifier import PairClassifier
 from fairseq_weam.evaluation.smoothing import smoothed_accuracy
 from fairseq_weam.xtreme.io import check_parallel, is_single_sentence, read_test_sets
+from fairseq_weam.xtreme.predictions import write_labels, write_predictions
 from fairseq_weam.robust.embedding_attack import PGDSettings
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
 
@@ -44,11 +46,28 @@ class EvaluationSettings:
     pgd_steps: int = 5
     pgd_step_size: float = 0.0     # 0: 2.5 * eps / steps (Madry et al.)
     label_dict: Optional[str] = None  # None: label/dict.txt of the fine-tuning data dir named in the checkpoint
+    task: Optional[str] = None     # XTREME task name (xnli, pawsx): names the predictions folder
+    out_dir: Optional[str] = None  # gold labels go to OUT_DIR/labels/<task>/ (None: not written)
+    predictions_dir: Optional[str] = None  # default OUT_DIR/predictions; predictions go to <dir>/<task>/
+    version: str = "xtreme-r"
 
 
 def _per_language(test_sets, score):
     accuracy = {lang: score(examples) for lang, examples in test_sets.items()}
     return {"accuracy": accuracy, "average": zero_shot.mean(accuracy.values())}
+
+
+def _write_submission(s: EvaluationSettings, test_sets, predictions) -> Optional[str]:
+    """Predictions (and gold labels) in the XTREME submission layout; the folder, or None without a task name
+    or an output dir."""
+    if not s.task or not (s.out_dir or s.predictions_dir):
+        return None
+    folder = Path(s.predictions_dir or Path(s.out_dir) / "predictions")
+    for lang, examples in test_sets.items():
+        write_predictions(folder, s.task, lang, predictions[lang], s.version)
+        if s.out_dir:
+            write_labels(Path(s.out_dir) / "labels", s.task, lang, [ex.label for ex in examples], s.version)
+    return str(folder / s.task)
 
 
 def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
@@ -66,7 +85,9 @@ def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
     results = {"settings": asdict(s), "languages": list(test_sets),
                "task_kind": "single_sentence" if single else "sentence_pair"}
     progress("standard setting")
-    results["standard"] = zero_shot.standard_accuracy(classifier, test_sets)
+    predictions = {}
+    results["standard"] = zero_shot.standard_accuracy(classifier, test_sets, predictions)
+    results["predictions"] = _write_submission(s, test_sets, predictions)
     results["majority_class"] = zero_shot.majority_class_accuracy(test_sets)
     results["generalized"] = None
     results["generalized_skipped"] = "single-sentence task: no l1 x l2 matrix" if single else None

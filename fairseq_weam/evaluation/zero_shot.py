@@ -2,8 +2,9 @@
 setting of Robust-XLT (sentence1 in l1, sentence2 in l2, for every ordered pair of test languages), and
 the majority-class accuracy of the gold labels, the floor any classifier should clear."""
 from collections import Counter
-from typing import Dict, List
+from typing import Dict, List, Optional
 
+from fairseq_weam.evaluation.classifier import percent
 from fairseq_weam.xtreme.io import PairExample, generalized_pairs
 
 
@@ -12,8 +13,15 @@ def mean(values):
     return sum(values) / len(values) if values else float("nan")
 
 
-def standard_accuracy(classifier, test_sets: Dict[str, List[PairExample]]) -> dict:
-    accuracy = {lang: classifier.accuracy(examples) for lang, examples in test_sets.items()}
+def standard_accuracy(classifier, test_sets: Dict[str, List[PairExample]], predictions: Optional[dict] = None) -> dict:
+    """Accuracy per language and average; ``predictions`` (a dict), when given, receives each language's
+    predicted labels."""
+    accuracy = {}
+    for lang, examples in test_sets.items():
+        predicted = classifier.predict(examples)
+        accuracy[lang] = percent(predicted, classifier.label_ids(examples))
+        if predictions is not None:
+            predictions[lang] = [classifier.labels[i] for i in predicted.tolist()]
     return {"accuracy": accuracy, "average": mean(accuracy.values()),
             "examples": {lang: len(ex) for lang, ex in test_sets.items()}}
 
