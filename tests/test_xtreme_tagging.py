@@ -287,3 +287,42 @@ def test_evaluate_writes_predictions_scored_as_seqeval(panx_data, panx_model, tm
         assert (tmp_path / "out" / "labels" / "panx" / f"test-{lang}.tsv").is_file()
     assert results["scores"]["en"]["f1"] > 50  # it learned the toy entities
     assert results["avg_metric"] == pytest.approx(sum(s["f1"] for s in results["scores"].values()) / 3)
+
+
+# --- the recipe, through the CLIs (UD-POS) ----------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*seems not to be NE tag")
+def test_recipe_udpos_through_the_clis(tmp_path):
+    """examples/finetune/tagging.sh: weam-xtreme-prepare --task udpos, fairseq-train --task xtreme_tagging,
+    weam-evaluate --task udpos; results.json agrees with seqeval on the written predictions."""
+    import os
+    from seqeval.metrics import f1_score
+    from weam_testing import BIN, REPO
+    task_dir, spm_model, dictionary = write_task(tmp_path, pos_sentences, 96, ["en", "ru"])
+    out = tmp_path / "run"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "1",
+           "TASK": "udpos", "TASK_DIR": str(task_dir), "DICT": str(dictionary), "SPM_MODEL": str(spm_model),
+           "OUT": str(out), "ARCH_FLAGS": " ".join(TINY_ROBERTA), "DEVICE_FLAGS": "--cpu --num-workers 0",
+           "DEVICE": "cpu", "EPOCHS": "3", "BATCH": "16", "UPDATE_FREQ": "1", "LR": "3e-3", "MAX_LEN": "32",
+           "WORKERS": "1"}
+    run(["bash", REPO / "examples" / "finetune" / "tagging.sh"], env=env)
+    results = json.loads((out / "eval" / "results.json").read_text(encoding="utf-8"))
+    assert results["task"] == "udpos" and results["languages"] == ["en", "ru"]
+    for lang in ("en", "ru"):
+        gold = [tags for _, tags in read_blocks(task_dir / f"test-{lang}.tsv")]
+        text = (out / "eval" / "predictions" / "udpos" / f"test-{lang}.tsv").read_text(encoding="utf-8")
+        predicted = [b.split("\n") for b in text.rstrip("\n").split("\n\n")]
+        assert [len(p) for p in predicted] == [len(g) for g in gold]
+        assert results["scores"][lang]["f1"] == pytest.approx(100 * f1_score(gold, predicted), abs=1e-9)
+    assert results["scores"]["en"]["f1"] > 50
+    # a tag outside UD's set: one line naming file:line, nothing written
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("train-en.tsv", "dev-en.tsv", "test-en.tsv"):
+        (bad / name).write_bytes((task_dir / name).read_bytes())
+    (bad / "dev-en.tsv").write_text("the\tDET\ndog\tNOUNS\n", encoding="utf-8")
+    proc = run([tool("weam-xtreme-prepare"), bad, "--task", "udpos", "--destdir", tmp_path / "bad-bin",
+                "--spm-model", spm_model, "--dict", dictionary], check=False)
+    assert proc.returncode == 1 and not (tmp_path / "bad-bin").exists()
+    assert proc.stderr.strip().splitlines()[-1].startswith("weam-xtreme-prepare: error: ")
+    assert "dev-en.tsv:2: unknown tag 'NOUNS'" in proc.stderr
