@@ -201,3 +201,21 @@ def test_malformed_retrieval_inputs_name_the_file(workdir):
     path.write_text(path.read_text().splitlines()[0] + "\n{broken\n")
     with pytest.raises(XtremeDataError, match=r"test-en.jsonl:2: not a JSON object"):
         retrieval_data.read_mewslix_mentions(m, "en")
+
+
+@pytest.mark.slow
+def test_weam_evaluate_command_runs_tatoeba_into_a_shared_predictions_folder(workdir, tiny_lm):
+    task_dir = write_tatoeba(workdir / "tatoeba")
+    proc = run([tool("weam-evaluate"), "--task", "tatoeba", "--checkpoint", tiny_lm[2], "--task-dir", task_dir,
+                "--spm-model", tiny_lm[0], "--dict", tiny_lm[1], "--out-dir", workdir / "out", "--layer", "1",
+                "--predictions-dir", workdir / "submission"])
+    results = json.loads((workdir / "out" / "results.json").read_text())
+    assert results["task"] == "tatoeba" and results["scores"]["ru"]["accuracy"] == results["avg_metric"]
+    assert "| ru |" in proc.stdout
+    assert (workdir / "submission" / "tatoeba" / "test-ru.tsv").read_text().count("\n") == 6
+    # classification-only flags are refused for another family, in one line
+    bad = run([tool("weam-evaluate"), "--task", "tatoeba", "--checkpoint", tiny_lm[2], "--task-dir", task_dir,
+               "--spm-model", tiny_lm[0], "--dict", tiny_lm[1], "--out-dir", workdir / "bad", "--pgd-eps", "1"],
+              check=False)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1] == (
+        "weam-evaluate: error: --pgd-eps: for sentence classification only, not tatoeba")
