@@ -144,6 +144,7 @@ def panx_data(tmp_path_factory):
 
 
 # --- reading and encoding ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_prepare_binarizes_first_piece_labels(panx_data):
     task_dir, spm_model, dictionary, bin_dir, report = panx_data
     assert report["labels"] == ["B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER", "O"]
@@ -185,6 +186,7 @@ def test_read_errors_name_file_and_line(tmp_path):
     assert sentences[0].tags is None and sentences[1].line == 5
 
 
+@pytest.mark.slow
 def test_long_word_keeps_its_first_piece(panx_data):
     _, spm_model, _, _, _ = panx_data
     encoder = tagging.WordEncoder(spm_model, 5)  # 3 pieces per chunk
