@@ -28,8 +28,7 @@ from fairseq_weam.xtreme.io import TASK_LABELS, XtremeDataError, resolve_labels
 from fairseq_weam.xtreme.requests import EvaluateRequest, evaluator
 
 #: flags of the classification suite only, with their defaults: another family refuses them when changed
-CLASSIFICATION_ONLY = {"labels": None, "label_dict": None, "no_generalized": False, "smooth_copies": 0,
-                       "neighbours": None, "pgd_eps": 0.0}
+CLASSIFICATION_ONLY = {"labels": None, "label_dict": None, "smooth_copies": 0, "neighbours": None, "pgd_eps": 0.0}
 
 
 def build_parser():
@@ -52,7 +51,8 @@ def build_parser():
     p.add_argument("--version", choices=benchmark.VERSIONS, default="xtreme-r",
                    help="benchmark whose prediction-file suffixes are used")
     p.add_argument("--langs", help="comma-separated test languages (default: every test-{lang}.tsv)")
-    p.add_argument("--no-generalized", action="store_true", help="skip the l1 x l2 matrix")
+    p.add_argument("--no-generalized", action="store_true",
+                   help="skip the mixed-language setting (classification: the l1 x l2 matrix; MLQA: G-XLT)")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N rows of each test set (0: all)")
     p.add_argument("--max-len", type=int, help="max pieces per model input, special tokens included "
                                                 "(default 128; QA 384)")
@@ -88,7 +88,8 @@ def _evaluate_task(args, progress):
         dictionary=args.dict, out_dir=args.out_dir, predictions_dir=args.predictions_dir,
         langs=args.langs.split(",") if args.langs else None, limit=args.limit,
         max_len=args.max_len or (384 if benchmark.family(args.task) == "qa" else 128),
-        batch_size=args.batch_size, device=args.device, seed=args.seed, doc_stride=args.doc_stride,
+        batch_size=args.batch_size, device=args.device, seed=args.seed, generalized=not args.no_generalized,
+        doc_stride=args.doc_stride,
         max_query_len=args.max_query_len, max_answer_len=args.max_answer_len, n_best=args.n_best,
         layer=args.layer, version=args.version)
     with checkpoint_trust(args.trust_checkpoint, "--trust-checkpoint"):
