@@ -47,7 +47,7 @@ def collect_subsets(task_dir, labels, langs=None, generalized=True):
     return subsets
 
 
-def _preprocess(text_dir, column, names, dictionary, dest, workers):
+def preprocess_column(text_dir, column, names, dictionary, dest, workers):
     """One fairseq-preprocess call per column: train via --trainpref, the rest via --validpref, renamed."""
     others = [n for n in names if n != "train"]
     cmd = [
@@ -109,7 +109,7 @@ def prepare(task_dir, dest, spm_model, dictionary, labels, langs=None, generaliz
         names = list(subsets)
         for column, dictionary_path in tqdm([(c, dictionary) for c in columns] + [("label", label_dict)],
                                             desc="binarize", unit="column"):
-            _preprocess(text, column, names, dictionary_path, work / column, workers)
+            preprocess_column(text, column, names, dictionary_path, work / column, workers)
         report["label_ids"] = {label: i for i, label in enumerate(labels)}
         report["valid_subsets"] = [n for n in names if n != "train"]
         (work / "prepare_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from fairseq_weam.atomic import atomic_path
 from fairseq_weam.errors import WeamError
-from fairseq_weam.xtreme.binarize import _preprocess as preprocess_column
+from fairseq_weam.xtreme.binarize import preprocess_column
 from fairseq_weam.xtreme.encoding import load_sentencepiece
 
 QA_TASKS = ("xquad", "mlqa", "tydiqa")

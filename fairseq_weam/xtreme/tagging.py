@@ -26,7 +26,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 from fairseq_weam.atomic import atomic_path
 from fairseq_weam.errors import WeamError
 from fairseq_weam.text.pieces import WORD_BOUNDARY, word_spans
-from fairseq_weam.xtreme.binarize import _preprocess
+from fairseq_weam.xtreme.binarize import preprocess_column
 from fairseq_weam.xtreme.encoding import SPECIAL_TOKENS_PER_SENTENCE, load_sentencepiece
 from fairseq_weam.xtreme.labels import write_label_dictionary
 
@@ -236,7 +236,7 @@ def prepare(request, progress=print) -> dict:
         names = list(subsets)
         for column, dictionary in (("input0", request.dictionary), ("label", label_dict)):
             progress(f"binarize {column}")
-            _preprocess(text, column, names, dictionary, work / column, request.workers)
+            preprocess_column(text, column, names, dictionary, work / column, request.workers)
         report["label_ids"] = {tag: i for i, tag in enumerate(tags)}
         report["valid_subsets"] = [n for n in names if n != "train"]
         (work / "prepare_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from fairseq_weam.atomic import atomic_path
-from fairseq_weam.xtreme.binarize import _preprocess as preprocess_column
+from fairseq_weam.xtreme.binarize import preprocess_column
 from fairseq_weam.xtreme.encoding import PairEncoder
 from fairseq_weam.xtreme.io import XtremeDataError
 
