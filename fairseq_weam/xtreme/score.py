@@ -45,16 +45,34 @@ def _ignored_and_missing(task, gold, predictions):
     return len(gold_ids), [i for i in gold_ids if i not in predictions], [i for i in predictions if i not in known]
 
 
-def score_file(task: str, lang: str, prediction_file, label_file, note: Callable[[str], None] = print):
-    """The official figures of one language from its two files."""
+class IdTally:
+    """Gold ids without a prediction and predictions of unknown ids, over the files of one task."""
+
+    def __init__(self, task: str):
+        self.task, self.gold, self.missing, self.extra = task, 0, [], []
+
+    def add(self, prediction_file, gold, predictions):
+        total, missing, extra = _ignored_and_missing(self.task, gold, predictions)
+        self.gold += total
+        self.missing += [(prediction_file, i) for i in missing]
+        self.extra += [(prediction_file, i) for i in extra]
+
+    def report(self, note: Callable[[str], None]):
+        if self.missing:
+            files = len({path for path, _ in self.missing})
+            note(f"{self.task}: {len(self.missing)} of {self.gold} gold ids have no prediction, in {files} file(s) "
+                 f"(e.g. {self.missing[0][0]}: {self.missing[0][1]}); each scores 0, as in the official scorer")
+        if self.extra:
+            note(f"{self.task}: {len(self.extra)} predicted ids are not in the gold files (e.g. "
+                 f"{self.extra[0][0]}: {self.extra[0][1]}); ignored")
+
+
+def score_file(task: str, lang: str, prediction_file, label_file, tally: Optional[IdTally] = None):
+    """The official figures of one language from its two files (``tally`` counts unanswered/unknown ids)."""
     gold = read_labels(label_file, task)
     predictions = read_predictions(prediction_file, task)
-    total, missing, extra = _ignored_and_missing(task, gold, predictions)
-    if missing:
-        note(f"{prediction_file}: {len(missing)} of {total} gold ids have "
-             f"no prediction (e.g. {missing[0]}); each scores 0, as in the official scorer")
-    if extra:
-        note(f"{prediction_file}: {len(extra)} predicted ids are not in {label_file} (e.g. {extra[0]}); ignored")
+    if tally is not None:
+        tally.add(prediction_file, gold, predictions)
     return score_language(task, gold, predictions, lang, where=str(prediction_file))
 
 
@@ -64,16 +82,20 @@ def task_summary(task: str, per_language: Mapping[str, Mapping[str, float]], ver
     for lang, scores in per_language.items():
         for metric, value in scores.items():
             summary.setdefault(metric, OrderedDict())[lang] = value
-    averages = OrderedDict((f"avg_{m}", sum(v.values()) / len(v)) for m, v in summary.items())
-    summary.update(averages)
-    if task in GROUP2TASK[version]["qa"]:
-        summary["avg_metric"] = (summary["avg_exact_match"] + summary["avg_f1"]) / 2
-    else:
-        for metric in ("avg_f1", "avg_accuracy", "avg_map@20"):
-            if metric in summary:
-                summary["avg_metric"] = summary[metric]
-                break
+    averages = OrderedDict((m, sum(v.values()) / len(v)) for m, v in summary.items())
+    summary.update((f"avg_{m}", value) for m, value in averages.items())
+    figure = main_figure(task, averages, version)
+    if figure is not None:
+        summary["avg_metric"] = figure
     return dict(summary)
+
+
+def main_figure(task: str, figures: Mapping[str, float], version: str) -> Optional[float]:
+    """The one figure of a task from ``{metric: value}`` (a language's, or the averages), as the official
+    ``avg_metric``: QA the mean of exact match and F1; else F1, accuracy or mAP@20; None without them."""
+    if task in GROUP2TASK[check_version(version)]["qa"]:
+        return (figures["exact_match"] + figures["f1"]) / 2
+    return next((figures[m] for m in ("f1", "accuracy", "map@20") if m in figures), None)
 
 
 def aggregate(detailed: Mapping[str, Mapping], version: str, note: Callable[[str], None] = print) -> Dict:
@@ -128,10 +150,12 @@ def score_folder(predictions_dir, labels_dir, version: str, note: Callable[[str]
     if not files:
         known = ", ".join(TASK2LANGS[version])
         raise ScoreError(f"no task folder of {version} ({known}) is in both {predictions_dir} and {labels_dir}")
-    detailed = OrderedDict(
-        (task, task_summary(task, OrderedDict((lang, score_file(task, lang, p, g, note)) for lang, p, g in pairs),
-                            version))
-        for task, pairs in files.items())
+    detailed = OrderedDict()
+    for task, pairs in files.items():
+        tally = IdTally(task)
+        detailed[task] = task_summary(task, OrderedDict((lang, score_file(task, lang, p, g, tally))
+                                                        for lang, p, g in pairs), version)
+        tally.report(note)
     return aggregate(detailed, version, note)
 
 
