@@ -161,10 +161,21 @@ def _token_f1(prediction: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _squad_data(data):
+    """The ``data`` list of a SQuAD file, given either the list or the whole JSON object."""
+    return data["data"] if isinstance(data, dict) and "data" in data else data
+
+
+def _questions(data) -> List[tuple]:
+    """(question id, [answer texts]) of every question, in file order (a repeated id counts each time, as in
+    the official scorer)."""
+    return [(qa["id"], [a["text"] for a in qa["answers"]])
+            for article in _squad_data(data) for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+
+
 def gold_answers(data) -> Dict[str, List[str]]:
     """``{question id: [answer texts]}`` of a SQuAD ``data`` list."""
-    return {qa["id"]: [a["text"] for a in qa["answers"]]
-            for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+    return dict(_questions(data))
 
 
 def unanswered(gold_data, predictions) -> List[str]:
@@ -178,8 +189,7 @@ def _qa(task, data, predictions, lang, where):
             return mlqa_normalize(text, lang)
     else:
         normalize = squad_normalize
-    questions = [(qa["id"], [a["text"] for a in qa["answers"]])
-                 for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    questions = _questions(data)
     if not questions:
         raise MetricsError(f"{_where(where)}no test questions to score")
     exact = f1 = 0.0
