@@ -92,3 +92,6 @@ def test_a_run_without_its_files_or_task_is_one_line(submission, tmp_path, capsy
     (tmp_path / "other.json").write_text(json.dumps({"languages": ["en"], "standard": {"accuracy": {"en": 1}}}))
     code, _, err = main(capsys, "--xtreme", f"weam={tmp_path / 'other.json'}", "--out-dir", tmp_path / "report")
     assert code == 1 and "names no XTREME task" in err
+    spec = evaluate_run(tmp_path / "xcopa", submission, "xcopa", ["et"])
+    code, _, err = main(capsys, "--xtreme", "--version", "xtreme", f"weam={spec}", "--out-dir", tmp_path / "report")
+    assert code == 1 and "is a xcopa run, which xtreme does not have; use --version xtreme-r" in err

@@ -46,6 +46,9 @@ def rescore_run(label, path, version, note=print) -> Tuple[str, Dict[str, Dict[s
     if not isinstance(results, dict):
         raise XtremeRunError(f"run {label}: {path} is not a weam-evaluate results.json")
     task = run_task(label, path, results)
+    if task not in TASK2LANGS[version]:
+        raise XtremeRunError(f"run {label}: {path} is a {task} run, which {version} does not have; "
+                             f"use --version {'xtreme-r' if version == 'xtreme' else 'xtreme'} or leave it out")
     labels = path.parent / "labels" / task
     predictions = Path(results.get("predictions") or path.parent / "predictions" / task)
     if not predictions.is_absolute() and not predictions.exists():
@@ -83,8 +86,7 @@ def summarize(runs: Mapping[str, List[Path]], version: str, note=print) -> Dict:
             task, scores = rescore_run(label, path, version, note)
             per_task.setdefault(task, []).append((path, scores))
         tasks = OrderedDict()
-        for task in [t for t in TASK2LANGS[version] if t in per_task] + [t for t in per_task
-                                                                         if t not in TASK2LANGS[version]]:
+        for task in [t for t in TASK2LANGS[version] if t in per_task]:
             seeds = per_task[task]
             langs = list(seeds[0][1])
             for path, scores in seeds[1:]:
@@ -100,7 +102,7 @@ def summarize(runs: Mapping[str, List[Path]], version: str, note=print) -> Dict:
                 "languages": langs, "official_languages": official,
                 "complete": bool(official) and set(official) <= set(langs),
             }
-        scored = OrderedDict((t, v["summary"]) for t, v in tasks.items() if t in TASK2LANGS[version])
+        scored = OrderedDict((t, v["summary"]) for t, v in tasks.items())
         overall = {k: v for k, v in aggregate(scored, version, note).items() if k not in scored}
         systems[label] = {"tasks": tasks, "overall": overall}
     return {"version": version, "systems": systems}
