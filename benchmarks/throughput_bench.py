@@ -1,0 +1,157 @@
+"""Pre-training throughput of ``--task weam`` against fairseq's ``masked_lm``, and WEAM's FLOP floor.
+
+Runs fairseq-train for ``masked_lm`` (fairseq, on the sentences of the pairs as monolingual lines) and for
+``--task weam --objective weam|tlm|mlm`` on the same pairs, model, ``--max-tokens`` and number of updates,
+in rounds that alternate the runs (the median of the rounds is reported). words/s = fairseq's ``wps``
+(non-pad input tokens per second) over the ``train_inner`` intervals after the first.
+
+The floor. WEAM does the work of masked LM plus a second LM-head pass over the exchanged states of the
+masked, aligned pieces. Per input token (forward; the backward is twice the forward for every matmul, so the
+ratio holds for a training step): encoder E = L·(24·d² + 4·T·d) (QKV and output projections 8d², FFN with
+d_ffn = 4d 16d², attention scores and weighted sum 4·T·d over rows of T tokens); LM head H = 2·d² + 2·d·V
+per prediction (dense layer and vocabulary projection). masked_lm makes p_mlm = 0.15 predictions per token
+(fairseq masks 15 % of every row, <s> and </s> included); WEAM makes s_ml + s_cl (measured shares of masked
+and of exchanged positions). floor = (E + p_mlm·H) / (E + (s_ml + s_cl)·H); target >= 0.95 x floor.
+"""
+import re
+import statistics
+from pathlib import Path
+
+from bench import USER_DIR, gettext_data, inner_wps, run, tool
+
+RUNS = ("masked_lm", "weam", "tlm", "mlm")
+MASKED_LM_RATE = 0.15
+
+
+def _add(parser, flag, **kwargs):
+    if flag not in parser._option_string_actions:  # bench.py may define the shared model flags already
+        parser.add_argument(flag, **kwargs)
+
+
+def add_arguments(parser):
+    _add(parser, "--layers", type=int, default=2, help="encoder layers of the bench model")
+    _add(parser, "--dim", type=int, default=256, help="model dimension of the bench model (FFN 4x)")
+    _add(parser, "--max-tokens", type=int, default=4096, help="--max-tokens of every training run")
+    _add(parser, "--log-interval", type=int, default=10, help="updates per train_inner line")
+    _add(parser, "--throughput-pairs", type=int, default=5000, help="pairs per language pair (en-de, en-fr)")
+    _add(parser, "--throughput-updates", type=int, default=60, help="updates per training run")
+    _add(parser, "--throughput-rounds", type=int, default=1,
+         help="rounds of all runs, one after the other; the median of the rounds is reported")
+    _add(parser, "--throughput-baseline-user-dir", type=Path, default=None,
+         help="another copy of fairseq_weam (e.g. an older commit) to time as 'weam_baseline' in the same rounds")
+
+
+def _logged_mean(log, key):
+    values = [float(v) for v in re.findall(rf"\| train_inner \|.*?\b{key}[= ]([0-9.]+)", log)]
+    return statistics.mean(values[1:] if len(values) > 1 else values)
+
+
+def floor_arithmetic(layers, dim, vocab, weam_row_tokens, ml_share, cl_share, masked_lm_row_tokens):
+    """FLOPs per input token (forward) of both tasks and the resulting floor of weam / masked_lm."""
+    def encoder(row_tokens):
+        return layers * (24 * dim * dim + 4 * row_tokens * dim)
+
+    head = 2 * dim * dim + 2 * dim * vocab
+    masked_lm = encoder(masked_lm_row_tokens) + MASKED_LM_RATE * head
+    weam = encoder(weam_row_tokens) + (ml_share + cl_share) * head
+    floor = masked_lm / weam
+    return {
+        "encoder_flops_per_token_weam": round(encoder(weam_row_tokens)),
+        "encoder_flops_per_token_masked_lm": round(encoder(masked_lm_row_tokens)),
+        "head_flops_per_prediction": head,
+        "masked_lm_predictions_per_token": MASKED_LM_RATE,
+        "weam_ml_predictions_per_token": round(ml_share, 4),
+        "weam_cl_predictions_per_token": round(cl_share, 4),
+        "masked_lm_flops_per_token": round(masked_lm),
+        "weam_flops_per_token": round(weam),
+        "floor": round(floor, 4),
+        "target": round(0.95 * floor, 4),
+    }
+
+
+def bench(args, out):
+    base = Path(out) / "throughput"
+    data, _ = gettext_data(base, "en-de,en-fr", args.throughput_pairs, 8000, 2)
+    mono = base / "mono"
+    if not (mono / "train.bin").exists():
+        pieces = data / ".work" / "pieces"
+        for split in ("train", "valid"):
+            with open(base / f"mono.{split}", "w", encoding="utf-8") as f:
+                for path in sorted(pieces.glob(f"{split}.*-*.*")):
+                    if path.suffix[1:] in path.name.split(".")[1].split("-"):
+                        f.write(path.read_text(encoding="utf-8"))
+        run([tool("fairseq-preprocess"), "--only-source", "--srcdict", data / "dict.txt",
+             "--trainpref", base / "mono.train", "--validpref", base / "mono.valid", "--destdir", mono,
+             "--workers", 2])
+    model = ["--arch", "roberta_base", "--encoder-layers", args.layers, "--encoder-embed-dim", args.dim,
+             "--encoder-ffn-embed-dim", 4 * args.dim, "--encoder-attention-heads", max(args.dim // 64, 2),
+             "--max-positions", 256]
+    common = [*model, "--optimizer", "adam", "--lr", "1e-4", "--max-tokens", args.max_tokens,
+              "--max-update", args.throughput_updates, "--log-format", "simple", "--log-interval",
+              args.log_interval, "--disable-validation", "--no-save", "--num-workers", 0, "--seed", 1, "--cpu"]
+    runs = {"masked_lm": [tool("fairseq-train"), mono, "--task", "masked_lm", "--criterion", "masked_lm",
+                          "--sample-break-mode", "eos", "--tokens-per-sample", 256, *common]}
+
+    def weam_run(objective, user_dir=USER_DIR):
+        return [tool("fairseq-train"), data, "--user-dir", user_dir, "--task", "weam", "--criterion", "weam",
+                "--objective", objective, "--tokens-per-sample", 256, *common]
+
+    for objective in ("weam", "tlm", "mlm"):
+        runs[objective] = weam_run(objective)
+    if args.throughput_baseline_user_dir:
+        runs["weam_baseline"] = weam_run("weam", args.throughput_baseline_user_dir)
+
+    wps = {name: [] for name in runs}
+    logs = {}
+    for r in range(args.throughput_rounds):
+        for name, cmd in runs.items():
+            logs[name], _ = run(cmd, log_path=base / f"{name}.round{r}.log")
+            wps[name].append(inner_wps(logs[name])[0])
+    results = {"rounds": args.throughput_rounds, "updates": args.throughput_updates}
+    for name, values in wps.items():
+        results[name] = {"wps": round(statistics.median(values), 1), "wps_rounds": [round(v, 1) for v in values]}
+    for name in runs:
+        results[name]["ratio_to_masked_lm"] = round(results[name]["wps"] / results["masked_lm"]["wps"], 3)
+    results["weam"]["ratio_to_mlm"] = round(results["weam"]["wps"] / results["mlm"]["wps"], 3)
+
+    weam_log, mlm_log = logs["weam"], logs["masked_lm"]
+    wpb, bsz = _logged_mean(weam_log, "wpb"), _logged_mean(weam_log, "bsz")
+    vocab = sum(1 for _ in open(data / "dict.txt", encoding="utf-8")) + 5  # 4 specials + <mask>
+    results["floor"] = floor_arithmetic(
+        args.layers, args.dim, vocab,
+        weam_row_tokens=wpb / (2 * bsz),  # two rows per pair (--input-mode separate)
+        ml_share=_logged_mean(weam_log, "ml_tokens") / wpb,
+        cl_share=_logged_mean(weam_log, "cl_tokens") / wpb,
+        masked_lm_row_tokens=_logged_mean(mlm_log, "wpb") / _logged_mean(mlm_log, "bsz"),
+    )
+    results["floor"]["vocab"] = vocab
+    results["target"] = f"weam / masked_lm >= 0.95 x floor = {results['floor']['target']}"
+    results["met"] = results["weam"]["ratio_to_masked_lm"] >= results["floor"]["target"]
+    return results
+
+
+def markdown(result):
+    f = result["floor"]
+    lines = ["## 1. Pre-training throughput against fairseq's masked_lm", "",
+             f"Same model, pairs, `--max-tokens` and {result['updates']} updates per run; words/s = fairseq's `wps` "
+             "(non-pad input tokens per second) over the `train_inner` intervals after the first, median of "
+             f"{result['rounds']} round(s) that alternate the runs.", "",
+             "| task | wps | ratio to masked_lm |", "|---|---:|---:|"]
+    names = {"masked_lm": "masked_lm (fairseq)", "weam": "weam --objective weam", "tlm": "weam --objective tlm",
+             "mlm": "weam --objective mlm", "weam_baseline": "weam --objective weam, baseline code"}
+    for key, label in names.items():
+        if key in result:
+            lines.append(f"| {label} | {result[key]['wps']} | {result[key]['ratio_to_masked_lm']} |")
+    lines += ["", f"WEAM against the project's own `mlm` objective on the same pairs and batches: "
+                  f"{result['weam']['ratio_to_mlm']}.", "",
+              "Floor (FLOPs per input token, forward; the backward doubles every term alike): encoder "
+              "E = L·(24·d² + 4·T·d), LM head H = 2·d² + 2·d·V per prediction. "
+              f"H = {f['head_flops_per_prediction']:,}; E = {f['encoder_flops_per_token_masked_lm']:,} (masked_lm rows) "
+              f"and {f['encoder_flops_per_token_weam']:,} (weam rows). masked_lm predicts "
+              f"{f['masked_lm_predictions_per_token']} of its tokens; WEAM predicts "
+              f"{f['weam_ml_predictions_per_token']} (masked) + {f['weam_cl_predictions_per_token']} (exchanged) "
+              f"of its tokens (measured). floor = {f['masked_lm_flops_per_token']:,} / {f['weam_flops_per_token']:,} "
+              f"= {f['floor']}.", "",
+              f"Target weam / masked_lm >= 0.95 x floor = {f['target']}: "
+              f"{'met' if result['met'] else 'MISSED'} ({result['weam']['ratio_to_masked_lm']}).", ""]
+    return lines
