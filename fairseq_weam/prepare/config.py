@@ -3,6 +3,7 @@ from dataclasses import dataclass, field, fields
 from typing import List, Optional
 
 from fairseq_weam.errors import WeamError
+from fairseq_weam.text.segmentation import JA_SEGMENTERS, MODES
 
 
 class PrepareError(WeamError, RuntimeError):
@@ -31,6 +32,8 @@ class PrepareConfig:
     eflomal_bin: Optional[str] = field(default=None, metadata={"help": "eflomal-align script (default: beside this Python, or on PATH)"})
     atools_bin: Optional[str] = field(default=None, metadata={"help": "atools binary for symmetrization (default: atools on PATH, else the built-in implementation)"})
     symmetrize: str = field(default="grow-diag-final-and", metadata={"help": "symmetrization: grow-diag-final-and, intersect or union"})
+    word_segmentation: str = field(default="auto", metadata={"help": "words given to the aligner: auto segments Chinese (zh*: jieba), Japanese (ja*: --ja-segmenter) and Thai (th*: PyThaiNLP) into words made of whole pieces; off uses ▁-words for every language"})
+    ja_segmenter: str = field(default="fugashi", metadata={"help": "Japanese segmenter: fugashi (MeCab with unidic-lite) or sudachi (SudachiPy, core dictionary, split mode A)"})
     first_piece_only: bool = field(default=False, metadata={"help": "link only the first pieces of aligned words (default: every piece of both words)"})
     workers: int = field(default=1, metadata={"help": "processes for encoding and fairseq-preprocess"})
     max_len: int = field(default=250, metadata={"help": "drop pairs with a side longer than this many pieces"})
@@ -48,6 +51,8 @@ class PrepareConfig:
             "on_bad_utf8": ("error", "skip"),
             "on_bad_link": ("error", "skip"),
             "spm_model_type": ("unigram", "bpe", "char", "word"),
+            "word_segmentation": MODES,
+            "ja_segmenter": JA_SEGMENTERS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

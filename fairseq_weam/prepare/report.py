@@ -1,5 +1,6 @@
 """The preparation report: ``prep_report.json`` for machines and ``prep_report.txt`` for people."""
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List
 
@@ -8,9 +9,24 @@ from fairseq_weam.atomic import write_text_atomic
 DROP_REASONS = ("bad_utf8", "empty", "too_long_chars", "too_long_pieces", "length_ratio", "word_count", "bad_link")
 
 
+def word_figures(counts: Dict, sentences: int) -> Dict:
+    """Aligner-word figures of one language: words per sentence (and the ``▁``-words they came from), word
+    links per word, the share of words with at least one link, segmenter boundaries that fell inside pieces."""
+    words = max(counts["words"], 1)
+    return {
+        "segmenter": counts["segmenter"],
+        "words_per_sentence": round(counts["words"] / max(sentences, 1), 3),
+        "space_words_per_sentence": round(counts["space_words"] / max(sentences, 1), 3),
+        "links_per_word": round(counts["word_links"] / words, 4),
+        "aligned_word_share": round(counts["linked_words"] / words, 4),
+        "boundaries_inside_pieces": counts.get("inside_pieces", 0),
+    }
+
+
 def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, settings: Dict = None) -> Dict:
     """Collect per-pair figures from the stage records (``results`` of :class:`StageRunner`)."""
-    report = {"vocab_size": vocab_size, "settings": settings or {}, "pairs": {}, "stages": {}}
+    report = {"vocab_size": vocab_size, "settings": settings or {}, "pairs": {}, "languages": {}, "stages": {}}
+    totals = {}  # language -> summed word counts over every pair and split it is in
     for name, result in results.items():
         report["stages"][name] = {"seconds": result["seconds"], "status": result["status"]}
     for pair in pairs:
@@ -35,8 +51,14 @@ def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, se
                 "pieces_tgt": a["tgt_pieces"],
                 "unk_share": {lang: round(unknown[split][lang]["unk"] / max(unknown[split][lang]["pieces"], 1), 4)
                               for lang in pair.split("-")},  # source first (the record's keys are sorted)
+                "words": {lang: word_figures(a["words"][lang], a["sentences"]) for lang in pair.split("-")},
             }
+            for lang in pair.split("-"):
+                total = totals.setdefault(lang, Counter())
+                total.update({k: v for k, v in a["words"][lang].items() if k != "segmenter"}, sentences=a["sentences"])
+                total["segmenter"] = a["words"][lang]["segmenter"]
         report["pairs"][pair] = entry
+    report["languages"] = {lang: word_figures(t, t["sentences"]) for lang, t in sorted(totals.items())}
     return report
 
 
@@ -51,6 +73,12 @@ def report_lines(report: Dict) -> List[str]:
                 f"aligned pieces {100 * r['aligned_share_src']:.1f}% / {100 * r['aligned_share_tgt']:.1f}%; "
                 "<unk> " + " / ".join(f"{lang} {100 * share:.1f}%" for lang, share in r["unk_share"].items())
             )
+    for lang, w in report.get("languages", {}).items():
+        lines.append(
+            f"{lang} words ({w['segmenter'] or 'by spaces'}): {w['words_per_sentence']}/sentence "
+            f"(by spaces {w['space_words_per_sentence']}), {w['links_per_word']} links/word, "
+            f"aligned words {100 * w['aligned_word_share']:.1f}%, {w['boundaries_inside_pieces']} boundaries inside pieces"
+        )
     times = ", ".join(
         f"{name} {s['seconds']:.1f}s" + (" (skipped now)" if s["status"] == "skipped" else "")
         for name, s in report["stages"].items()
