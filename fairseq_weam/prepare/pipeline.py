@@ -21,7 +21,7 @@ from fairseq_weam.fairseq_preprocess import PreprocessError
 from fairseq_weam.prepare.binarize import binarize_pair, binarized_names, count_unknown_pieces
 from fairseq_weam.prepare.cleaning import clean_split
 from fairseq_weam.prepare.config import PrepareConfig, PrepareError
-from fairseq_weam.prepare.piece_alignment import align_pair
+from fairseq_weam.prepare.piece_alignment import align_pair, segmentation_settings
 from fairseq_weam.prepare.raw_corpus import (
     check_parallel, discover_pairs, file_signature_list, pair_name, pair_splits, parse_pair_list, raw_paths,
 )
@@ -160,11 +160,12 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> Li
                + ([pieces_dir / f"{s}.{name}.align.pieces"] if with_alignment else []) for s in splits[pair]}
         outs = {s: pieces_dir / f"{s}.{name}.align" for s in splits[pair]}
 
-        def align(partials, ins=ins, outs=outs):
-            return align_pair(ins, dict(zip(outs, partials)), dataclasses.replace(cfg, **binaries), work)
+        def align(partials, ins=ins, outs=outs, pair=pair):
+            return align_pair(ins, dict(zip(outs, partials)), dataclasses.replace(cfg, **binaries), work, pair)
 
         tools = {flag: file_signature(path) for flag, path in sorted(binaries.items())}  # a rebuilt binary re-runs
-        settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools]
+        settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools,
+                    segmentation_settings(cfg, pair)]
         align_sig = runner.run(f"align:{name}", settings, list(outs.values()), align)
 
         names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
