@@ -91,13 +91,37 @@ def random_start(shape, device, settings, keep, generator=None):
     return direction * radius.view(-1, *([1] * (len(shape) - 1)))
 
 
-def pgd_perturbation(loss_fn, embeddings, padding_mask, settings, generator=None, loss_scale=None):
+def scaled_attack_loss(loss, loss_scale):
+    """``loss`` in fp32 times the attack loss scale: what every PGD gradient is taken of."""
+    return loss.float() * loss_scale.value(loss.device)
+
+
+def pgd_step(delta, grad, keep, settings, loss_scale):
+    """One PGD ascent step from ``delta`` along ``grad`` (the gradient of :func:`scaled_attack_loss` w.r.t.
+    ``delta``), projected back into the ball; an example whose gradient is not finite makes no step."""
+    grad = grad.float() * keep
+    finite = torch.isfinite(grad).flatten(1).all(dim=1).view(-1, *([1] * (grad.dim() - 1)))
+    loss_scale.update(~finite.all())
+    grad = torch.where(finite, grad, torch.zeros_like(grad))
+    with torch.no_grad():
+        if settings.norm == "linf":
+            step = grad.sign()
+        else:
+            step = grad / _per_example_norm(grad)
+        return project(delta.detach() + settings.step_size * step, settings) * keep
+
+
+def pgd_perturbation(loss_fn, embeddings, padding_mask, settings, generator=None, loss_scale=None,
+                     first_gradient=None):
     """Return the fp32 perturbation found by ``settings.steps`` PGD steps (detached).
 
     ``loss_fn(perturbed_embeddings) -> scalar`` is the loss to maximise; ``embeddings`` (B x T x C) is
     treated as a constant during the search (gradients flow to ``delta`` only, never to the model's
     parameters); ``padding_mask`` (B x T, True at padding) keeps padding untouched. ``loss_scale``: an
     ``AttackLossScale`` kept by the caller across updates (a fresh one from ``settings`` if None).
+    ``first_gradient``: the gradient of :func:`scaled_attack_loss` w.r.t. a zero ``delta``, taken by the
+    caller from its own clean forward (no random start): the first step uses it instead of a forward and a
+    backward of its own.
     """
     if loss_scale is None:
         loss_scale = AttackLossScale(settings.loss_scale, settings.loss_scale_window)
@@ -106,22 +130,19 @@ def pgd_perturbation(loss_fn, embeddings, padding_mask, settings, generator=None
         keep = (~padding_mask).unsqueeze(-1).float()
     else:
         keep = torch.ones_like(base[..., :1], dtype=torch.float32)
+    steps = settings.steps
     if settings.random_init:
+        if first_gradient is not None:
+            raise ValueError("a first PGD gradient from the clean forward needs a zero start (random_init=False)")
         delta = project(random_start(base.shape, base.device, settings, keep, generator), settings)
     else:
         delta = torch.zeros(base.shape, device=base.device, dtype=torch.float32)
-    for _ in range(settings.steps):
+    if first_gradient is not None and steps > 0:
+        delta = pgd_step(delta, first_gradient, keep, settings, loss_scale)
+        steps -= 1
+    for _ in range(steps):
         delta.requires_grad_(True)
         loss = loss_fn(add_perturbation(base, delta))
-        (grad,) = torch.autograd.grad(loss.float() * loss_scale.value(loss.device), delta)
-        grad = grad.float() * keep
-        finite = torch.isfinite(grad).flatten(1).all(dim=1).view(-1, *([1] * (grad.dim() - 1)))
-        loss_scale.update(~finite.all())
-        grad = torch.where(finite, grad, torch.zeros_like(grad))
-        with torch.no_grad():
-            if settings.norm == "linf":
-                step = grad.sign()
-            else:
-                step = grad / _per_example_norm(grad)
-            delta = project(delta.detach() + settings.step_size * step, settings) * keep
+        (grad,) = torch.autograd.grad(scaled_attack_loss(loss, loss_scale), delta)
+        delta = pgd_step(delta, grad, keep, settings, loss_scale)
     return delta.detach()

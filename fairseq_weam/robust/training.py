@@ -24,7 +24,8 @@ from omegaconf import II
 
 from fairseq_weam.errors import WeamError
 from fairseq_weam.robust import embedding_forward
-from fairseq_weam.robust.embedding_attack import AttackLossScale, PGDSettings, pgd_perturbation
+from fairseq_weam.robust.embedding_attack import (AttackLossScale, PGDSettings, pgd_perturbation,
+                                                  scaled_attack_loss)
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
 
 ROBUST_METHODS = ChoiceEnum(["none", "adversarial", "noise"])
@@ -157,12 +158,20 @@ class RobustTraining:
             self._model_checked = True
         embeddings = embedding_forward.token_embeddings(model, src_tokens)
         pad = embedding_forward.padding_mask(model, src_tokens)
-        if self.cfg.robust_method == "adversarial":
+        if self.cfg.robust_method == "adversarial" and (self.pgd.random_init or self.pgd.steps == 0):
             clean_loss, outputs = loss_of(embeddings)
             delta = pgd_perturbation(lambda e: loss_of(e)[0], embeddings, pad, self.pgd,
                                      loss_scale=self.attack_loss_scale)
             robust_loss, _ = loss_of(add_perturbation(embeddings, delta))
             loss = self.cfg.adv_clean_weight * clean_loss + robust_loss
+            logged = {"clean_loss": clean_loss.data, "adv_loss": robust_loss.data}
+        elif self.cfg.robust_method == "adversarial":
+            clean_term, clean_loss, outputs, first_gradient = self._clean_pass(model, embeddings, loss_of)
+            delta = pgd_perturbation(lambda e: loss_of(e)[0], embeddings, pad, self.pgd,
+                                     loss_scale=self.attack_loss_scale, first_gradient=first_gradient)
+            embeddings = embedding_forward.token_embeddings(model, src_tokens)  # the clean graph may be freed
+            robust_loss, _ = loss_of(add_perturbation(embeddings, delta))
+            loss = self.cfg.adv_clean_weight * clean_term + robust_loss
             logged = {"clean_loss": clean_loss.data, "adv_loss": robust_loss.data}
         elif self.cfg.robust_method == "noise":
             # one forward, on the noisy input: a clean pass would cost a third more per update
@@ -173,6 +182,45 @@ class RobustTraining:
             raise RobustCriterionError(f"unknown --robust-method {self.cfg.robust_method!r}")
         reg_loss, reg_logged = regularization(model)
         return loss + reg_loss, outputs, {**reg_logged, **logged}
+
+    def _clean_pass(self, model, embeddings, loss_of):
+        """The clean forward, which is also PGD's first forward (delta = 0, no random start).
+
+        One backward of it gives the first PGD gradient (w.r.t. a zero delta) and, in fp32/bf16, the clean
+        loss's parameter gradients too: the clean term returned then carries those gradients to fairseq's
+        backward instead of its graph, so the clean graph is walked back once, not twice. In fp16 the clean
+        graph stays for fairseq's backward (its loss scaler, not the attack's, must scale those gradients);
+        with ``--adv-clean-weight 0`` only the gradient w.r.t. delta is taken.
+        Returns (clean term for the loss, clean loss, outputs, first PGD gradient).
+        """
+        zero = torch.zeros(embeddings.shape, device=embeddings.device, dtype=torch.float32, requires_grad=True)
+        clean_loss, outputs = loss_of(add_perturbation(embeddings, zero))
+        scale = self.attack_loss_scale.value(clean_loss.device)
+        attack_loss = scaled_attack_loss(clean_loss, self.attack_loss_scale)
+        if self.cfg.adv_clean_weight == 0 or embeddings.dtype == torch.float16:
+            keep_graph = self.cfg.adv_clean_weight != 0
+            (first_gradient,) = torch.autograd.grad(attack_loss, zero, retain_graph=keep_graph)
+            return (clean_loss if keep_graph else clean_loss.detach()), clean_loss, outputs, first_gradient
+        params = [p for p in model.parameters() if p.requires_grad]
+        first_gradient, *grads = torch.autograd.grad(attack_loss, [zero, *params], allow_unused=True)
+        used = [(p, g) for p, g in zip(params, grads) if g is not None]
+        clean_term = _LossWithGradients.apply(clean_loss.detach(), scale, [g for _, g in used],
+                                              *[p for p, _ in used])
+        return clean_term, clean_loss, outputs, first_gradient
+
+
+class _LossWithGradients(torch.autograd.Function):
+    """A loss value whose gradient w.r.t. ``params`` is ``grads / scale`` (gradients already computed)."""
+
+    @staticmethod
+    def forward(ctx, value, scale, grads, *params):
+        ctx.scale, ctx.grads = scale, grads
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        factor = grad_output / ctx.scale
+        return (None, None, None, *[(g * factor).to(g.dtype) for g in ctx.grads])
 
 
 def reduce_robust_metrics(logging_outputs, size_key="sample_size") -> None:
