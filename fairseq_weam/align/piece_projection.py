@@ -1,4 +1,4 @@
-"""Projection of word links onto sentencepiece pieces (words as defined in ``fairseq_weam.text.pieces``)."""
+"""Projection of word links onto pieces; a word is a run of whole pieces (``▁``-words of ``fairseq_weam.text.pieces``, or the segmented words of ``fairseq_weam.text.segmentation``)."""
 from typing import FrozenSet, Iterable, Sequence
 
 from fairseq_weam.align.pharaoh import Link
