@@ -1,4 +1,5 @@
-"""Projection of word links onto pieces; a word is a run of whole pieces (``▁``-words of ``fairseq_weam.text.pieces``, or the segmented words of ``fairseq_weam.text.segmentation``)."""
+"""Projection of word links onto pieces. A word is a run of whole pieces: a ``▁``-word
+(:mod:`fairseq_weam.text.pieces`) or a segmented word (:mod:`fairseq_weam.text.segmentation`)."""
 from typing import FrozenSet, Iterable, Sequence
 
 from fairseq_weam.align.pharaoh import Link
