@@ -155,7 +155,7 @@ def test_mean_linked_states_averages_every_linked_piece():
     features = torch.arange(2 * 6 * 3, dtype=torch.float).view(2, 6, 3)
     links = torch.tensor([[1, 8], [1, 9], [7, 2]])
     flat = features.view(-1, 3)
-    states = mean_linked_states(flat, links[:, 1], torch.tensor([0, 0, 1]), 2)
+    states = mean_linked_states(flat, links[:, 1], torch.tensor([0, 0, 1]), torch.tensor([2, 1]))
     assert torch.allclose(states[0], (flat[8] + flat[9]) / 2)
     assert torch.allclose(states[1], flat[2])
 

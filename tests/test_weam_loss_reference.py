@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from fairseq.data import Dictionary
+from torch.overrides import TorchFunctionMode
 from weam_pair_data import make_aligned_data
 from weam_testing import TINY_ROBERTA, USER_DIR, run, tool
 
@@ -129,6 +130,44 @@ def test_baseline_batches_are_the_plain_masked_lm_loss():
             _, ml, _ = reference_loss(model, d, items, concat, 0.0)
         assert int(log["cl_tokens"]) == 0 and float(log["cl_loss"]) == 0.0
         assert float(loss / sample_size) == pytest.approx(float(ml.mean()), abs=1e-5)
+
+
+class ReadBack(TorchFunctionMode):
+    """Fails on every operation that makes the host wait for a value on the device."""
+
+    SYNCING = {"item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__", "nonzero", "unique",
+               "_unique2", "masked_select", "bincount", "repeat_interleave"}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        boolean_index = name == "__getitem__" and any(
+            isinstance(a, torch.Tensor) and a.dtype == torch.bool for a in args[1:2])
+        assert name not in self.SYNCING and not boolean_index, f"the criterion reads a value back: {name}"
+        return func(*args, **(kwargs or {}))
+
+
+def test_criterion_runs_the_lm_head_once_and_reads_nothing_back_from_the_device():
+    d = make_dictionary()
+    items = random_items(d, 4, seed=5)
+    batch = ObjectiveBatchDataset(items, d, "weam", shuffle=False).collater(items)
+    model = tiny_roberta(d).eval()
+    with torch.no_grad():
+        features = model(batch["net_input"]["src_tokens"], features_only=True)[0]
+    calls = []
+    model.encoder.lm_head.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+
+    class Features(torch.nn.Module):  # the encoder's output, fixed, so that only the criterion's own ops run
+        encoder = model.encoder
+
+        def forward(self, src_tokens, features_only=True):
+            return features.requires_grad_(), {}
+
+    criterion = WeamCriterion(SimpleNamespace(target_dictionary=d), cl_weight=0.5)
+    with ReadBack():
+        loss, sample_size, log = criterion(Features(), batch)
+    assert calls == [log["ml_tokens"] + log["cl_tokens"]] and log["cl_tokens"] > 0
+    loss.backward()
+    assert features.grad is not None
 
 
 # ---- the training curve of a few fairseq-train updates, recorded before the throughput work ----------------

@@ -8,6 +8,10 @@ without links add nothing. The batch lists the (query, key) pairs in ``sample["c
 (``ObjectiveBatchDataset``); for ``tlm`` / ``mlm`` batches it is empty and the criterion is the plain
 masked-LM loss, with the same logged keys.
 
+Cost. The collater precomputes one gather of every prediction (masked pieces, then exchanged states), so the
+step runs the LM head once over both sets, with fairseq's (fused where available) cross-entropy, and never
+reads a size back from the device: the counts are Python ints of the batch.
+
 Normalization. fairseq divides the summed gradients of all micro-batches (``--update-freq``) and workers by
 the sum of their ``sample_size``. This criterion returns ``ml_sum + λ·(ml_tokens/cl_tokens)·cl_sum`` with
 ``sample_size = ml_tokens``: on one batch that is exactly mean_ml + λ·mean_cl; over several, the ml term is
@@ -26,6 +30,7 @@ from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from fairseq.modules import LearnedPositionalEmbedding
+from fairseq.modules.cross_entropy import cross_entropy
 
 from fairseq_weam.errors import WeamError
 
@@ -38,12 +43,11 @@ class WeamCriterionConfig(FairseqDataclass):
     )
 
 
-def mean_linked_states(flat, keys, slot, n_queries):
-    """Per query, the mean of its keys' states: ``flat`` (B*T) x C states, ``keys`` N positions in it,
-    ``slot`` N query numbers in ``[0, n_queries)`` (sizes given by the collater: no device sync)."""
-    summed = flat.new_zeros(n_queries, flat.size(1)).index_add_(0, slot, flat.index_select(0, keys))
-    counts = flat.new_zeros(n_queries).index_add_(0, slot, flat.new_ones(len(slot)))
-    return summed / counts.unsqueeze(1)
+def mean_linked_states(flat, keys, slot, counts):
+    """Per slot, the mean of its keys' states: ``flat`` (B*T) x C states, ``keys`` N positions in it, ``slot`` N
+    slot numbers in ``[0, len(counts))``, ``counts`` the keys per slot (all given by the collater: no device sync)."""
+    summed = flat.new_zeros(len(counts), flat.size(1)).index_add_(0, slot, flat.index_select(0, keys))
+    return summed / counts.to(flat.dtype).unsqueeze(1)
 
 
 @contextmanager
@@ -77,30 +81,22 @@ class WeamCriterion(FairseqCriterion):
         super().__init__(task)
         self.cl_weight = cl_weight
 
-    @staticmethod
-    def _cross_entropy(logits, targets):
-        loss = F.cross_entropy(logits.float(), targets, reduction="sum")
-        correct = (logits.argmax(-1) == targets).sum()
-        return loss, correct
-
     def forward(self, model, sample, reduce=True):
         net_input = sample["net_input"]
         with given_positions(model, net_input.get("positions")):
             features = model(net_input["src_tokens"], features_only=True)[0]
         flat = features.reshape(-1, features.size(-1))
-        flat_target = sample["target"].reshape(-1)
+        ml_tokens, cl_tokens = sample["ml_tokens"], sample["cl_tokens"]  # Python ints from the collater
 
-        ml_positions = sample["ml_positions"]
-        ml_logits = model.encoder.output_layer(flat.index_select(0, ml_positions))
-        ml_loss, ml_correct = self._cross_entropy(ml_logits, flat_target.index_select(0, ml_positions))
-        ml_tokens, cl_tokens = sample["ml_tokens"], sample["cl_tokens"]
-
-        if cl_tokens > 0:
-            exchanged = mean_linked_states(flat, sample["cross_links"][:, 1], sample["cross_slot"], cl_tokens)
-            cl_logits = model.encoder.output_layer(exchanged)
-            cl_loss, cl_correct = self._cross_entropy(cl_logits, flat_target.index_select(0, sample["cross_queries"]))
-        else:
-            cl_loss, cl_correct = ml_loss.new_zeros(()), ml_correct.new_zeros(())
+        # one LM-head pass over every prediction: the masked pieces' own states (mean of one), then the
+        # exchanged states (mean of the linked pieces of the other sentence)
+        states = mean_linked_states(flat, sample["gather_positions"], sample["gather_slot"], sample["gather_counts"])
+        logits = model.encoder.output_layer(states)
+        targets = sample["prediction_target"]
+        losses = cross_entropy(logits, targets, reduction="none")
+        correct = logits.argmax(-1) == targets
+        ml_loss, cl_loss = losses[:ml_tokens].sum(), losses[ml_tokens:].sum()
+        ml_correct, cl_correct = correct[:ml_tokens].sum(), correct[ml_tokens:].sum()
 
         # / sample_size (= ml_tokens) this is mean_ml + λ·mean_cl; see the module docstring
         loss = ml_loss + (self.cl_weight * ml_tokens / max(cl_tokens, 1)) * cl_loss

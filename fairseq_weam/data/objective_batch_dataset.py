@@ -16,13 +16,15 @@ if it were encoded alone.
 query is a masked piece, the key a piece of the other side linked to it. The criterion predicts the
 query's token from the mean of its keys' final states. Both directions (x -> y and y -> x) are listed;
 objectives without a cross-lingual loss get an empty ``0 x 2`` tensor, so batches share their keys.
-Everything the loss needs to index is computed here, on the CPU (``ml_positions``, ``cross_queries``,
-``cross_slot``, and the counts ``ml_tokens`` / ``cl_tokens`` as Python ints), so that the training step
-never waits for the device to tell a size.
+Everything the loss needs to index is computed here, on the CPU, with a fixed number of vectorized tensor
+operations per batch (no Python per pair beyond gathering the items' tensors): ``ml_positions``,
+``cross_queries``, ``cross_slot``, the one gather of every prediction of the LM head (``gather_positions``,
+``gather_slot``, ``gather_counts``, ``prediction_target``: masked pieces first, then queries), and the counts
+``ml_tokens`` / ``cl_tokens`` as Python ints, so that the training step never waits for the device to tell a size.
 """
 import numpy as np
 import torch
-from fairseq.data import BaseWrapperDataset, data_utils
+from fairseq.data import BaseWrapperDataset
 
 OBJECTIVES = ("weam", "tlm", "mlm")
 INPUT_MODES = ("separate", "concat")
@@ -80,62 +82,76 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
             item["y_first"] = bool(np.random.default_rng([self.seed, self.epoch, index, ORDER_STREAM]).random() < 0.5)
         return item
 
-    def _wrap(self, *sides, fill=None):
-        parts = [torch.tensor([self.bos if fill is None else fill])]
-        for side in sides:
-            parts += [side, torch.tensor([self.eos if fill is None else fill])]
-        return torch.cat(parts)
+    def num_tokens_vec(self, indices):
+        return self.dataset.num_tokens_vec(indices)
 
     def collater(self, samples):
+        """The batch, built with a fixed number of tensor operations whatever the number of pairs."""
         if len(samples) == 0:
             return {}
         B = len(samples)
-        y_first = [bool(s.get("y_first", False)) for s in samples]
-        if self.concat:
-            rows, targets, placement = [], [], []
-            for r, (s, swap) in enumerate(zip(samples, y_first)):
-                sides = ("y", "x") if swap else ("x", "y")
-                rows.append(self._wrap(*(s[f"{side}_masked"] for side in sides)))
-                targets.append(self._wrap(*(s[f"{side}_target"] for side in sides), fill=self.pad))
-                first = len(s[sides[0]]) + 2  # where the second sentence starts
-                placement.append((r, first, r, 1) if swap else (r, 1, r, first))
-        else:
-            rows = [self._wrap(s["x_masked"]) for s in samples] + [self._wrap(s["y_masked"]) for s in samples]
-            targets = [self._wrap(s["x_target"], fill=self.pad) for s in samples]
-            targets += [self._wrap(s["y_target"], fill=self.pad) for s in samples]
-            placement = [(r, 1, B + r, 1) for r in range(B)]
-        src_tokens = data_utils.collate_tokens(rows, self.pad)
-        target = data_utils.collate_tokens(targets, self.pad)
-        width = src_tokens.size(1)
+        y_first = torch.tensor([bool(s.get("y_first", False)) for s in samples], dtype=torch.bool)
+        lx = torch.tensor([len(s["x"]) for s in samples], dtype=torch.long)
+        ly = torch.tensor([len(s["y"]) for s in samples], dtype=torch.long)
+        if self.concat:  # row r: <s> x </s> y </s>, or <s> y </s> x </s> where y_first
+            row_lengths = lx + ly + 3
+            x_row = y_row = torch.arange(B)
+            x_col = torch.where(y_first, ly + 2, 1)
+            y_col = torch.where(y_first, 1, lx + 2)
+        else:  # rows 0..B-1: <s> x </s>; rows B..2B-1: <s> y </s>
+            row_lengths = torch.cat([lx + 2, ly + 2])
+            x_row, y_row = torch.arange(B), torch.arange(B, 2 * B)
+            x_col = y_col = torch.ones(B, dtype=torch.long)
+        width = int(row_lengths.max())
+        x_start, y_start = x_row * width + x_col, y_row * width + y_col  # flat position of each side's piece 0
 
+        src_tokens = torch.full((len(row_lengths), width), self.pad, dtype=torch.long)
+        target = torch.full_like(src_tokens, self.pad)
+        flat_src, flat_target = src_tokens.view(-1), target.view(-1)
+        for side, start, lengths in (("x", x_start, lx), ("y", y_start, ly)):
+            positions = self._spread(start, lengths)
+            flat_src[positions] = torch.cat([s[f"{side}_masked"] for s in samples])
+            flat_target[positions] = torch.cat([s[f"{side}_target"] for s in samples])
+            flat_src[start + lengths] = self.eos
+        src_tokens[:, 0] = self.bos
+
+        ml_positions = flat_target.ne(self.pad).nonzero().squeeze(1)
         links = torch.zeros(0, 2, dtype=torch.long)
         if self.objective == "weam":
-            links = self._cross_links(samples, placement, width)
+            links = self._cross_links(samples, x_start, y_start, flat_target)
         queries, slot = torch.unique(links[:, 0], return_inverse=True)
-        ml_positions = target.reshape(-1).ne(self.pad).nonzero().squeeze(1)
-        net_input = {
-            "src_tokens": src_tokens,
-            "src_lengths": torch.tensor([len(r) for r in rows], dtype=torch.long),
-        }
+        ml_tokens, cl_tokens = len(ml_positions), len(queries)
+        net_input = {"src_tokens": src_tokens, "src_lengths": row_lengths}
         if self.reset_positions:
-            second = torch.tensor([p[3] if not swap else p[1] for p, swap in zip(placement, y_first)])
-            net_input["positions"] = self._positions(src_tokens, second)
+            net_input["positions"] = self._positions(src_tokens, torch.where(y_first, x_col, y_col))
         return {
             "id": torch.tensor([s["id"] for s in samples], dtype=torch.long),
             "pair": [s["pair"] for s in samples],
             "line": torch.tensor([s["line"] for s in samples], dtype=torch.long),
-            "y_first": torch.tensor(y_first, dtype=torch.bool),
+            "y_first": y_first,
             "nsentences": B,
-            "ntokens": int(src_tokens.ne(self.pad).sum()),
+            "ntokens": int(row_lengths.sum()),
             "net_input": net_input,
             "target": target,
             "ml_positions": ml_positions,
-            "ml_tokens": len(ml_positions),
+            "ml_tokens": ml_tokens,
             "cross_links": links,
             "cross_queries": queries,
             "cross_slot": slot,
-            "cl_tokens": len(queries),
+            "cl_tokens": cl_tokens,
+            # what the LM head predicts, in one pass: the ml_tokens masked pieces, then the cl_tokens queries.
+            # Prediction k is the sum of the states at gather_positions whose gather_slot is k, / gather_counts[k]
+            "gather_positions": torch.cat([ml_positions, links[:, 1]]),
+            "gather_slot": torch.cat([torch.arange(ml_tokens), ml_tokens + slot]),
+            "gather_counts": torch.cat([torch.ones(ml_tokens), torch.bincount(slot, minlength=cl_tokens).float()]),
+            "prediction_target": flat_target[torch.cat([ml_positions, queries])],
         }
+
+    @staticmethod
+    def _spread(start, lengths):
+        """Flat positions ``start[k] + t`` for ``t < lengths[k]``, for every k in turn."""
+        offsets = torch.cumsum(lengths, 0) - lengths
+        return torch.arange(int(lengths.sum())) + torch.repeat_interleave(start - offsets, lengths)
 
     def _positions(self, src_tokens, second):
         """fairseq's position ids (``pad + 1 + t``), restarting at column ``second[r]`` of row r at ``pad + 2``."""
@@ -144,14 +160,13 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         positions = torch.where(t < start, self.pad + 1 + t, self.pad + 2 + t - start)
         return positions.masked_fill(src_tokens.eq(self.pad), self.pad)
 
-    def _cross_links(self, samples, placement, width):
-        edges = []
-        for s, (x_row, x_off, y_row, y_off) in zip(samples, placement):
-            i, j = s["links"][:, 0], s["links"][:, 1]
-            x_pos = x_row * width + x_off + i
-            y_pos = y_row * width + y_off + j
-            x_masked = s["x_target"][i].ne(self.pad)
-            y_masked = s["y_target"][j].ne(self.pad)
-            edges.append(torch.stack([x_pos[x_masked], y_pos[x_masked]], dim=1))
-            edges.append(torch.stack([y_pos[y_masked], x_pos[y_masked]], dim=1))
-        return torch.cat(edges, dim=0) if edges else torch.zeros(0, 2, dtype=torch.long)
+
+    def _cross_links(self, samples, x_start, y_start, flat_target):
+        """(query, key) flat positions: (x, y) for every link whose x piece is masked, (y, x) for every link whose
+        y piece is masked; all x -> y edges first, then all y -> x edges, each in the pairs' own link order."""
+        links = torch.cat([s["links"].view(-1, 2) for s in samples])
+        pair = torch.repeat_interleave(torch.arange(len(samples)), torch.tensor([len(s["links"]) for s in samples]))
+        x_pos, y_pos = x_start[pair] + links[:, 0], y_start[pair] + links[:, 1]
+        x_masked, y_masked = flat_target[x_pos].ne(self.pad), flat_target[y_pos].ne(self.pad)
+        return torch.cat([torch.stack([x_pos[x_masked], y_pos[x_masked]], dim=1),
+                          torch.stack([y_pos[y_masked], x_pos[y_masked]], dim=1)])
