@@ -14,7 +14,9 @@ from tqdm import tqdm
 from fairseq_weam.align.pharaoh import format_links, parse_links
 from fairseq_weam.align.piece_projection import project_links
 from fairseq_weam.text.pieces import word_spans
-from fairseq_weam.text.segmentation import load_segmenter, segmented_spans, segmenter_name, segmenter_version, words_of_spans
+from fairseq_weam.text.segmentation import (
+    load_segmenter, segmented_spans, segmenter_name, segmenter_version, words_of_spans,
+)
 from fairseq_weam.align.word_aligners import align_word_corpus
 
 #: Bumped when the figures the align stage records change (an old record is then re-made, not misread).

@@ -77,7 +77,8 @@ def report_lines(report: Dict) -> List[str]:
         lines.append(
             f"{lang} words ({w['segmenter'] or 'by spaces'}): {w['words_per_sentence']}/sentence "
             f"(by spaces {w['space_words_per_sentence']}), {w['links_per_word']} links/word, "
-            f"aligned words {100 * w['aligned_word_share']:.1f}%, {w['boundaries_inside_pieces']} boundaries inside pieces"
+            f"aligned words {100 * w['aligned_word_share']:.1f}%, "
+            f"{w['boundaries_inside_pieces']} boundaries inside pieces"
         )
     times = ", ".join(
         f"{name} {s['seconds']:.1f}s" + (" (skipped now)" if s["status"] == "skipped" else "")
