@@ -192,3 +192,23 @@ def test_load_aligned_pairs_reads_the_raw_pairs_and_links(data):
         assert [f"{a}-{b}" for a, b in item["links"].tolist()] == links[i].split()
     with pytest.raises(PairDataError, match=r"valid\.en-xx\.en\.bin/\.idx not found"):
         load_aligned_pairs(data, "valid", "en-xx", dictionary, max_pieces=100)
+
+
+@pytest.mark.parametrize("split", ["train", "valid"])
+def test_batching_reads_the_token_counts_as_one_array(data, split, monkeypatch):
+    """Two pairs (resampled and concatenated for train, concatenated for valid): fairseq's batch_by_size gets
+    num_tokens_vec, equal to the per-index counts, and never calls num_tokens per index."""
+    from fairseq_weam.data import AlignedPairDataset
+
+    task = make_task(data)
+    dataset = task.load_dataset(split)
+    indices = dataset.ordered_indices()
+    per_index = [dataset.num_tokens(i) for i in indices]
+    assert dataset.num_tokens_vec(indices).tolist() == per_index
+
+    def per_index_call(self, index):
+        raise AssertionError("batching called num_tokens per index")
+
+    monkeypatch.setattr(AlignedPairDataset, "num_tokens", per_index_call)
+    iterator = task.get_batch_iterator(dataset, max_tokens=150, max_positions=task.max_positions(), seed=7)
+    assert sum(len(b) for b in iterator.frozen_batches) == len(indices)

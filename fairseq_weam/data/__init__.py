@@ -9,11 +9,16 @@ from fairseq_weam.data.aligned_pair_dataset import (
 )
 from fairseq_weam.data.objective_batch_dataset import ObjectiveBatchDataset, is_concat
 from fairseq_weam.data.pair_masking_dataset import PairMaskingDataset, mask_pieces
-from fairseq_weam.data.pair_sampling import pair_sampling_probabilities, sample_pairs_with_temperature
+from fairseq_weam.data.pair_sampling import (
+    PairConcatDataset,
+    pair_sampling_probabilities,
+    sample_pairs_with_temperature,
+)
 
 __all__ = [
     "AlignedPairDataset",
     "ObjectiveBatchDataset",
+    "PairConcatDataset",
     "PairDataError",
     "PairMaskingDataset",
     "find_lang_pairs",

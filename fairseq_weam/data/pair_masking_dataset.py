@@ -78,6 +78,9 @@ class PairMaskingDataset(BaseWrapperDataset):
     def can_reuse_epoch_itr_across_epochs(self):
         return self.dataset.can_reuse_epoch_itr_across_epochs
 
+    def num_tokens_vec(self, indices):
+        return self.dataset.num_tokens_vec(indices)
+
     def __getitem__(self, index):
         item = dict(self.dataset[index], id=index)
         rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -2,9 +2,26 @@
 
 α = 1 keeps the natural proportions, α → 0 flattens them towards uniform (up-sampling small pairs).
 Each epoch draws a fresh sample, seeded by (seed, epoch), through fairseq's ``ResamplingDataset``.
+``PairConcatDataset`` / ``ResampledPairs`` add ``num_tokens_vec`` to fairseq's concatenation and resampling, so
+that batching a large corpus reads every pair's cost as one array instead of calling Python per index.
 """
 import numpy as np
 from fairseq.data import ConcatDataset, ResamplingDataset
+
+
+class ResampledPairs(ResamplingDataset):
+    """fairseq's ``ResamplingDataset`` with the token counts of the current sample as one array."""
+
+    def num_tokens_vec(self, indices):
+        return self.dataset.num_tokens_vec(self._cur_indices.array[indices])
+
+
+class PairConcatDataset(ConcatDataset):
+    """fairseq's ``ConcatDataset`` (every ratio 1) with the token counts of all pairs as one array."""
+
+    def num_tokens_vec(self, indices):
+        counts = [d.num_tokens_vec(np.arange(len(d))) for d in self.datasets]
+        return np.concatenate(counts)[indices]
 
 
 def pair_sampling_probabilities(sizes, alpha):
@@ -28,7 +45,7 @@ def sample_pairs_with_temperature(datasets, alpha, seed, epoch=1):
     probabilities = pair_sampling_probabilities(sizes, alpha)
     ratios = probabilities * sum(sizes) / np.asarray(sizes, dtype=np.float64)
     resampled = [
-        ResamplingDataset(d, size_ratio=ratio, seed=seed + k, epoch=epoch, replace=ratio >= 1.0)
+        ResampledPairs(d, size_ratio=ratio, seed=seed + k, epoch=epoch, replace=ratio >= 1.0)
         for k, (d, ratio) in enumerate(zip(datasets, ratios))
     ]
-    return ConcatDataset(resampled)
+    return PairConcatDataset(resampled)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-from fairseq.data import ConcatDataset
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
@@ -21,6 +20,7 @@ from omegaconf import II, MISSING
 from fairseq_weam import checkpoint_safety
 from fairseq_weam.data import (  # noqa: F401  (find_lang_pairs: re-exported, part of the task's API)
     ObjectiveBatchDataset,
+    PairConcatDataset,
     PairMaskingDataset,
     find_lang_pairs,
     is_concat,
@@ -217,7 +217,7 @@ class WeamTask(FairseqTask):
         if is_train:
             dataset = sample_pairs_with_temperature(datasets, self.cfg.pair_sampling_alpha, self.cfg.seed, epoch)
         else:
-            dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)  # every held-out pair once
+            dataset = datasets[0] if len(datasets) == 1 else PairConcatDataset(datasets)  # every held-out pair once
         masked = PairMaskingDataset(
             dataset, self.dictionary, self.mask_idx, self.cfg.seed,
             mask_prob=self.cfg.mask_prob,
