@@ -192,7 +192,8 @@ def markdown(result: dict) -> list:
               "",
               "Without changing the method (clean loss + loss at the K-step PGD point, both back-propagated), "
               "an update cannot do less than the clean forward/backward and the adversarial forward/backward, "
-              "2 x none, plus K - 1 PGD passes: K = 1 <= 2.2 is reachable (floor "
+              "2 x none, plus K - 1 PGD passes: the K = 1 target (<= 2.2) is "
+              f"{'reachable' if floor['adversarial_k1'] <= 2.2 else 'below that floor, so not reachable'} (floor "
               f"{floor['adversarial_k1']}); fp16 keeps one backward to the input more "
               f"({floor['adversarial_k1_fp16']} for K = 1), because its clean gradients must go through "
               "fairseq's loss scaler.", ""]
