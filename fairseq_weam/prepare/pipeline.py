@@ -18,7 +18,7 @@ from fairseq_weam.align.fast_align_backend import INSTALL_HINT as FAST_ALIGN_HIN
 from fairseq_weam.align.pharaoh import AlignmentError
 from fairseq_weam.align.symmetrization import find_atools
 from fairseq_weam.fairseq_preprocess import PreprocessError
-from fairseq_weam.prepare.binarize import binarize_pair, binarized_names, count_unknown_pieces
+from fairseq_weam.prepare.binarize import PairBinarizer, binarize_pair, binarized_names, count_unknown_pieces
 from fairseq_weam.prepare.cleaning import clean_split
 from fairseq_weam.prepare.config import PrepareConfig, PrepareError
 from fairseq_weam.prepare.piece_alignment import align_pair, segmentation_settings
@@ -29,6 +29,7 @@ from fairseq_weam.prepare.dest_lock import locked_dest
 from fairseq_weam.prepare.report import DROP_REASONS, build_report, write_report
 from fairseq_weam.prepare.sentencepiece_model import encode_split, train_sentencepiece, write_fairseq_dict
 from fairseq_weam.prepare.stages import StageRunner, file_signature
+from fairseq_weam.prepare.worker_pool import WorkerPool
 
 SPM_NAME = "sentencepiece.bpe.model"
 
@@ -52,8 +53,8 @@ def prepare(cfg: PrepareConfig, log=print) -> List[str]:
         if given and not Path(given).is_file():
             raise PrepareError(f"file not found: {given}")
     binaries = aligner_binaries(cfg)  # a missing aligner fails now, not after hours of encoding
-    with locked_dest(dest):
-        return _run(cfg, pairs, splits, binaries, log)
+    with locked_dest(dest), WorkerPool(cfg.workers) as pool:  # one pool of workers for the whole run
+        return _run(cfg, pairs, splits, binaries, log, pool)
 
 
 def aligner_binaries(cfg: PrepareConfig) -> Dict[str, str]:
@@ -70,7 +71,7 @@ def aligner_binaries(cfg: PrepareConfig) -> Dict[str, str]:
     return found
 
 
-def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> List[str]:
+def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool: WorkerPool) -> List[str]:
     raw_dir, dest = Path(cfg.raw_dir), Path(cfg.dest_dir)
     with_alignment = cfg.aligner == "precomputed"
     work = Path(cfg.work_dir) if cfg.work_dir else dest / ".work"
@@ -124,7 +125,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> Li
             flat = iter(partials)
             return {s: dict(encode_split(
                 model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len, cfg.max_ratio, cfg.on_bad_link,
-                cfg.workers, line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
+                pool, line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
                 raw_paths=raw_paths(raw_dir, pair, s, with_alignment))) for s in ins}
 
         settings = [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link]
@@ -166,15 +167,19 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log) -> Li
         tools = {flag: file_signature(path) for flag, path in sorted(binaries.items())}  # a rebuilt binary re-runs
         settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools,
                     segmentation_settings(cfg, pair)]
-        align_sig = runner.run(f"align:{name}", settings, list(outs.values()), align)
-
         names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
         outputs = {n: dest / n for n in names}
+        binarize_settings = [runner.signature(f"align:{name}", settings), dict_sig, encode_sigs[pair]]
+        with PairBinarizer(pool, pieces_dir, pair, splits[pair], dict_path, work) as binarizer:
+            if runner.will_run(f"binarize:{name}", binarize_settings, list(outputs.values())):
+                binarizer.start("text")  # the workers binarize the text while the aligner runs
+            runner.run(f"align:{name}", settings, list(outs.values()), align)
 
-        def binarize(partials, pair=pair, outputs=outputs):
-            binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)), cfg.workers, work)
+            def binarize(partials, pair=pair, outputs=outputs, binarizer=binarizer):
+                binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)), cfg.workers,
+                              work, binarizer=binarizer)
 
-        runner.run(f"binarize:{name}", [align_sig, dict_sig, encode_sigs[pair]], list(outputs.values()), binarize)
+            runner.run(f"binarize:{name}", binarize_settings, list(outputs.values()), binarize)
 
     report_missing = not (dest / "prep_report.json").exists() or not (dest / "prep_report.txt").exists()
     report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path), dataclasses.asdict(cfg))

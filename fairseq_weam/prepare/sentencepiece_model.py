@@ -4,10 +4,9 @@ Pieces are written as text (``--output_format=piece``) and binarized with the fa
 is the maintainers' recommended route for XLM-R (fairseq ids are offset from raw sentencepiece ids).
 """
 import io
-import multiprocessing
-import signal
 import unicodedata
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
 
@@ -17,6 +16,7 @@ from tqdm import tqdm
 from fairseq_weam.align.pharaoh import read_valid_links
 from fairseq_weam.text.pieces import word_spans
 from fairseq_weam.prepare.config import PrepareError
+from fairseq_weam.prepare.worker_pool import WorkerPool, loaded
 
 _BATCH = 1000
 
@@ -57,55 +57,49 @@ def train_sentencepiece(text_paths: Sequence, model_path, vocab_size: int, model
     Path(model_path).write_bytes(model.getvalue())
 
 
-_processor: Optional[spm.SentencePieceProcessor] = None
+def _processor(model_path) -> spm.SentencePieceProcessor:
+    return spm.SentencePieceProcessor(model_file=str(model_path))
 
 
-def _load_processor(model_path, pool_worker=False):
-    global _processor
-    if pool_worker:  # the parent handles Ctrl-C / SIGTERM and ends the pool; a worker just stops, silently
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _processor = spm.SentencePieceProcessor(model_file=str(model_path))
+def _encode_rows(task):
+    """Each row (source, target, ...) with the pieces of its source and target."""
+    model_path, rows = task
+    processor = loaded(_processor, model_path)
+    pieces = processor.encode([row[0] for row in rows] + [row[1] for row in rows], out_type=str)
+    return list(zip(rows, pieces[:len(rows)], pieces[len(rows):]))
 
 
-def _encode_batch(lines: List[str]) -> List[List[str]]:
-    return _processor.encode(lines, out_type=str)
+def _read_rows(paths):
+    """The lines of ``paths`` side by side, without their newline, read as they are needed."""
+    with ExitStack() as stack:
+        files = [stack.enter_context(open(path, encoding="utf-8")) for path in paths]
+        for row in zip(*files):
+            yield [line.rstrip("\n") for line in row]
 
 
-def encode_lines(model_path, lines: Iterable[str], workers=1, desc="encode", total=None):
-    """Yield the pieces of each line, in order, encoded by ``workers`` processes."""
+def encode_rows(model_path, rows: Iterable[Sequence[str]], pool: Optional[WorkerPool] = None, desc="encode"):
+    """Yield ``(row, source pieces, target pieces)`` for each row (``row[0]``, ``row[1]`` the two sides), in
+    order, encoded by ``pool``'s workers (by this process without one), a batch of rows at a time."""
     def batches():
         batch = []
-        for line in lines:
-            batch.append(line)
+        for row in rows:
+            batch.append(row)
             if len(batch) == _BATCH:
-                yield batch
+                yield model_path, batch
                 batch = []
         if batch:
-            yield batch
+            yield model_path, batch
 
-    progress = tqdm(desc=desc, total=total, unit=" lines", mininterval=2, leave=False, disable=None)
-    if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers, _load_processor, (model_path, True)) as pool:
-            for pieces in pool.imap(_encode_batch, batches()):
-                progress.update(len(pieces))
-                yield from pieces
-    else:
-        _load_processor(model_path)
-        for batch in batches():
-            pieces = _encode_batch(batch)
-            progress.update(len(pieces))
-            yield from pieces
+    progress = tqdm(desc=desc, unit=" pairs", mininterval=2, leave=False, disable=None)
+    for encoded in (pool.imap(_encode_rows, batches()) if pool else map(_encode_rows, batches())):
+        progress.update(len(encoded))
+        yield from encoded
     progress.close()
 
 
-def _read(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
-
 def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_ratio: float,
-                 on_bad_link="error", workers=1, *, line_numbers_path, raw_paths: Sequence) -> Counter:
+                 on_bad_link="error", pool: Optional[WorkerPool] = None, *, line_numbers_path,
+                 raw_paths: Sequence) -> Counter:
     """Encode a cleaned split (source, target[, word alignment]) and drop pairs over the piece limits.
 
     Drops: ``too_long_pieces`` (a side over ``max_len`` pieces), ``length_ratio`` (longer/shorter side
@@ -113,19 +107,17 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
     and line otherwise): ``word_count`` (sentencepiece makes a different number of words than the
     whitespace-separated words the links count, e.g. a token of only a zero-width space disappears) and
     ``bad_link`` (a malformed link or one outside the words). ``line_numbers_path`` holds the raw line
-    number of every cleaned pair, ``raw_paths`` the user's files.
+    number of every cleaned pair, ``raw_paths`` the user's files. The split streams through: memory
+    holds the batches in flight, not the split.
     """
-    src_lines, tgt_lines = _read(in_paths[0]), _read(in_paths[1])
-    align_lines = _read(in_paths[2]) if len(in_paths) > 2 else None
-    raw_numbers = _read(line_numbers_path)
-    both = encode_lines(model_path, src_lines + tgt_lines, workers, desc=f"encode {Path(in_paths[0]).stem}",
-                        total=2 * len(src_lines))
-    pieces = list(both)
-    src_pieces, tgt_pieces = pieces[:len(src_lines)], pieces[len(src_lines):]
-    stats = Counter(**{"in": len(src_lines)})
+    with_alignment = len(in_paths) > 2
+    encoded = encode_rows(model_path, _read_rows([*in_paths, line_numbers_path]), pool,
+                          desc=f"encode {Path(in_paths[0]).stem}")
+    stats = Counter(**{"in": 0})
     outs = [open(p, "w", encoding="utf-8") for p in out_paths]
     try:
-        for k, (src, tgt) in enumerate(zip(src_pieces, tgt_pieces)):
+        for texts, src, tgt in encoded:
+            stats["in"] += 1
             if not src or not tgt:
                 stats["empty"] += 1
                 continue
@@ -136,21 +128,21 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
                 stats["length_ratio"] += 1
                 continue
             row = [" ".join(src), " ".join(tgt)]
-            if align_lines is not None:
-                line = raw_numbers[k]
+            if with_alignment:
+                line = texts[-1]
                 src_words, tgt_words = len(word_spans(src)), len(word_spans(tgt))
-                changed = _word_count_change(raw_paths, line, (src_lines[k], tgt_lines[k]), (src_words, tgt_words))
+                changed = _word_count_change(raw_paths, line, texts[:2], (src_words, tgt_words))
                 if changed:
                     if on_bad_link == "skip":
                         stats["word_count"] += 1
                         continue
                     raise PrepareError(f"{changed}, so the links of {raw_paths[2]}:{line} would point at the "
                                        f"wrong words; remove such tokens (and their links), or pass --on-bad-link skip")
-                links = read_valid_links(align_lines[k], src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link)
+                links = read_valid_links(texts[2], src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link)
                 if links is None:
                     stats["bad_link"] += 1
                     continue
-                row.append(align_lines[k])
+                row.append(texts[2])
             stats["out"] += 1
             for out, text in zip(outs, row):
                 out.write(text + "\n")

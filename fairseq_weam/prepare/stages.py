@@ -37,17 +37,33 @@ class StageRunner:
     def _record_path(self, name):
         return self.records_dir / (name.replace(":", "_").replace("/", "_") + ".json")
 
-    def run(self, name: str, settings, outputs: List[Path], fn: Callable[[List[Path]], Dict]) -> str:
-        """Run ``fn(partial_outputs) -> stats`` unless done; return the stage's signature for dependants."""
+    @staticmethod
+    def signature(name: str, settings) -> str:
+        """The signature ``run`` gives the stage (a function of its name and settings only)."""
         key = [name, settings, PIPELINE_VERSION]
-        signature = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def _complete_record(self, name, signature, outputs):
         record_path = self._record_path(name)
         if record_path.exists() and all(Path(p).exists() for p in outputs):
             record = json.loads(record_path.read_text())
             if record.get("signature") == signature:
-                self.results[name] = dict(record, status="skipped")
-                self.log(f"stage {name}: skipped (outputs complete)")
-                return signature
+                return record
+        return None
+
+    def will_run(self, name: str, settings, outputs: List[Path]) -> bool:
+        """Whether ``run`` with these arguments would run the stage (rather than skip it)."""
+        return self._complete_record(name, self.signature(name, settings), outputs) is None
+
+    def run(self, name: str, settings, outputs: List[Path], fn: Callable[[List[Path]], Dict]) -> str:
+        """Run ``fn(partial_outputs) -> stats`` unless done; return the stage's signature for dependants."""
+        signature = self.signature(name, settings)
+        record = self._complete_record(name, signature, outputs)
+        if record is not None:
+            self.results[name] = dict(record, status="skipped")
+            self.log(f"stage {name}: skipped (outputs complete)")
+            return signature
+        record_path = self._record_path(name)
         record_path.unlink(missing_ok=True)
         partials = [partial_path(p) for p in outputs]
         start = time.time()
