@@ -115,3 +115,33 @@ def test_report_over_seeds_of_real_evaluations(finetuned, tmp_path):
     paths[1].write_text(json.dumps(runs[1]))
     with pytest.raises(ValueError, match="languages"):
         write_comparison(parse_run_specs([f"tiny={p}" for p in paths]), tmp_path / "bad")
+
+
+@pytest.mark.slow
+def test_test_files_without_labels_are_predicted_not_scored(finetuned, tmp_path):
+    """XTREME's download strips test labels: those files get predictions (submission layout), no score."""
+    files, _ = finetuned
+    task = Path(files["task_dir"])
+    (tmp_path / "task").mkdir()
+    for lang in ("en", "de"):
+        (tmp_path / "task" / f"test-{lang}.tsv").write_text((task / f"test-{lang}.tsv").read_text())
+    stripped = ["\t".join(line.split("\t")[:2]) for line in (task / "test-fr.tsv").read_text().splitlines()]
+    write_lines(tmp_path / "task" / "test-fr.tsv", stripped)
+    common = ["--checkpoint", files["checkpoint"], "--spm-model", files["spm_model"], "--dict", files["dictionary"],
+              "--task", "pawsx", "--batch-size", "16"]
+    run([tool("weam-evaluate"), *common, "--task-dir", tmp_path / "task", "--out-dir", tmp_path / "out"])
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["languages"] == ["en", "de"] and results["unscored"] == ["fr"]
+    assert results["generalized"]["languages"] == ["en", "de"]
+    predicted = (tmp_path / "out" / "predictions" / "pawsx" / "test-fr.tsv").read_text().splitlines()
+    assert len(predicted) == 48 and set(predicted) <= {"0", "1"}
+    # the same predictions as when the file has its labels
+    run([tool("weam-evaluate"), *common, "--task-dir", task, "--langs", "fr", "--out-dir", tmp_path / "labelled"])
+    assert (tmp_path / "labelled" / "predictions" / "pawsx" / "test-fr.tsv").read_text().splitlines() == predicted
+    assert not (tmp_path / "out" / "labels" / "pawsx" / "test-fr.tsv").exists()
+    # no labelled file at all: predictions only
+    only = tmp_path / "only"
+    write_lines(only / "test-fr.tsv", stripped)
+    proc = run([tool("weam-evaluate"), *common, "--task-dir", only, "--out-dir", tmp_path / "out2"])
+    assert "nothing scored" in proc.stdout
+    assert (tmp_path / "out2" / "predictions" / "pawsx" / "test-fr.tsv").read_text().splitlines() == predicted

@@ -127,6 +127,10 @@ def main(argv=None):
         out = Path(args.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         reports.write_json(results, out / "results.json")
+        if results["standard"] is None:
+            print(f"weam-evaluate: no test file has labels: wrote {results['predictions']} and "
+                  f"{out}/results.json, nothing scored")
+            return
         reports.write_markdown(results, out / "results.md")
         plots.write_plots(results, out)
         print(reports.per_language_table(results))

@@ -124,7 +124,8 @@ class PairClassifier:
         return torch.cat(parts)
 
     def label_ids(self, examples: Sequence[PairExample]) -> torch.Tensor:
-        return torch.tensor([self.label_index[ex.label] for ex in examples])
+        """Class ids of the gold labels (-1 for an unlabelled example, which is predicted, never scored)."""
+        return torch.tensor([-1 if ex.label is None else self.label_index[ex.label] for ex in examples])
 
     def batches(self, examples: Sequence[PairExample]):
         """Yield (slice of examples, padded src_tokens on the device, label ids on the device)."""

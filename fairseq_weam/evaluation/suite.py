@@ -3,7 +3,8 @@
 Accuracies are percentages. Sections switched off by their settings are ``None`` in the results, so the
 JSON always has the same keys. ``majority_class`` is computed from the gold labels alone. A single-sentence
 task has no generalized setting (one text column, nothing to mix across languages): ``generalized`` is
-``None`` and ``generalized_skipped`` says why.
+``None`` and ``generalized_skipped`` says why. Test files without labels are predicted (submission layout)
+and listed under ``unscored``; when no file has labels, ``standard`` is ``None`` and nothing is scored.
 """
 import time
 from dataclasses import asdict, dataclass, replace
@@ -16,7 +17,7 @@ from fairseq_weam.evaluation import zero_shot
 from fairseq_weam.evaluation.attacks import pgd_attack_accuracy, synonym_attack_accuracy
 from fairseq_weam.evaluation.classifier import PairClassifier
 from fairseq_weam.evaluation.smoothing import smoothed_accuracy
-from fairseq_weam.xtreme.io import check_parallel, is_single_sentence, read_test_sets
+from fairseq_weam.xtreme.io import XtremeDataError, check_parallel, is_labelled, is_single_sentence, read_test_sets
 from fairseq_weam.xtreme.predictions import write_labels, write_predictions
 from fairseq_weam.robust.embedding_attack import PGDSettings
 from fairseq_weam.robust.synonym_substitution import SynonymSubstituter, load_neighbours
@@ -65,9 +66,20 @@ def _write_submission(s: EvaluationSettings, test_sets, predictions) -> Optional
     folder = Path(s.predictions_dir or Path(s.out_dir) / "predictions")
     for lang, examples in test_sets.items():
         write_predictions(folder, s.task, lang, predictions[lang], s.version)
-        if s.out_dir:
+        if s.out_dir and is_labelled(examples):
             write_labels(Path(s.out_dir) / "labels", s.task, lang, [ex.label for ex in examples], s.version)
     return str(folder / s.task)
+
+
+def _predict_only(s: EvaluationSettings, classifier, all_sets, unscored, started) -> dict:
+    """No test file has labels: predictions in the submission layout, nothing scored."""
+    if not s.task:
+        raise XtremeDataError(f"{s.task_dir}: no test file has labels, and without --task there is no "
+                              "submission layout to predict into; give --task xnli|pawsx or labelled test files")
+    predictions = {lang: [classifier.labels[i] for i in classifier.predict(ex).tolist()]
+                   for lang, ex in all_sets.items()}
+    return {"settings": asdict(s), "languages": [], "unscored": unscored, "standard": None,
+            "predictions": _write_submission(s, all_sets, predictions), "seconds": round(time.time() - started, 2)}
 
 
 def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
@@ -76,18 +88,27 @@ def run_evaluation(s: EvaluationSettings, progress=print) -> dict:
     classifier = PairClassifier.from_checkpoint(s.checkpoint, s.spm_model, s.dictionary, s.labels, s.max_len,
                                                 s.batch_size, s.device, s.label_dict)
     s = replace(s, labels=classifier.labels)
-    test_sets = read_test_sets(s.task_dir, s.labels, s.langs)
+    all_sets = read_test_sets(s.task_dir, s.labels, s.langs, allow_unlabelled=True)
     if s.limit:
-        test_sets = {lang: ex[:s.limit] for lang, ex in test_sets.items()}
+        all_sets = {lang: ex[:s.limit] for lang, ex in all_sets.items()}
+    # test files without labels (XTREME strips them) are predicted for the submission layout, never scored
+    test_sets = {lang: ex for lang, ex in all_sets.items() if is_labelled(ex)}
+    unscored = [lang for lang in all_sets if lang not in test_sets]
+    if unscored:
+        progress(f"no labels in test-{{{','.join(unscored)}}}.tsv: predicted for the submission layout, not scored")
+    if not test_sets:
+        return _predict_only(s, classifier, all_sets, unscored, started)
     single = is_single_sentence(next(iter(test_sets.values())))
     if s.generalized and len(test_sets) > 1 and not single:
         check_parallel(s.task_dir, test_sets)
-    results = {"settings": asdict(s), "languages": list(test_sets),
+    results = {"settings": asdict(s), "languages": list(test_sets), "unscored": unscored,
                "task_kind": "single_sentence" if single else "sentence_pair"}
     progress("standard setting")
     predictions = {}
     results["standard"] = zero_shot.standard_accuracy(classifier, test_sets, predictions)
-    results["predictions"] = _write_submission(s, test_sets, predictions)
+    for lang in unscored:
+        predictions[lang] = [classifier.labels[i] for i in classifier.predict(all_sets[lang]).tolist()]
+    results["predictions"] = _write_submission(s, all_sets, predictions)
     results["majority_class"] = zero_shot.majority_class_accuracy(test_sets)
     results["generalized"] = None
     results["generalized_skipped"] = "single-sentence task: no l1 x l2 matrix" if single else None

@@ -4,7 +4,8 @@ A task directory holds ``train-en.tsv``, ``dev-en.tsv`` and ``test-{lang}.tsv``,
 ``sentence1 \\t sentence2 \\t label`` (a sentence-pair task) or ``sentence \\t label`` (a single-sentence task:
 ``sentence2`` is ``None``); one file holds one kind, and a task dir one kind throughout. Robust-XLT's reader silently gives unlabelled test lines a dummy
 label, which makes the accuracy meaningless; here a missing or unknown label is an error naming the file
-and line. Test sets of XNLI and PAWS-X are parallel by row across languages, which the generalized
+and line, except that evaluation predicts a test file without any label (XTREME's download strips them) for
+the submission layout and leaves it unscored. Test sets of XNLI and PAWS-X are parallel by row across languages, which the generalized
 setting (sentence1 in l1, sentence2 in l2) relies on: :func:`check_parallel` verifies it.
 """
 import re
@@ -44,6 +45,8 @@ def format_row(ex: PairExample) -> str:
 def check_same_kind(named_sets: Dict[str, Sequence[PairExample]]) -> None:
     """Every file of a task is single-sentence or every file is sentence-pair; else name the odd one."""
     kinds = {name: is_single_sentence(ex) for name, ex in named_sets.items()}
+    if not kinds:
+        return
     first = next(iter(kinds))
     for name, single in kinds.items():
         if single != kinds[first]:
@@ -64,14 +67,19 @@ def resolve_labels(task=None, labels=None) -> List[str]:
     return list(TASK_LABELS[task])
 
 
-def read_pairs(path, labels: Sequence[str]) -> List[PairExample]:
+def read_pairs(path, labels: Sequence[str], allow_unlabelled: bool = False) -> List[PairExample]:
     """Read a ``sentence1 \\t sentence2 \\t label`` or ``sentence \\t label`` file (the first line decides;
-    every line must have as many columns); every line must carry a label from ``labels``."""
+    every line must have as many columns); every line must carry a label from ``labels``.
+
+    ``allow_unlabelled``: a file whose first line carries no label (XTREME's download strips test labels:
+    ``sentence1 \\t sentence2``) is read with ``label`` None on every line, for prediction without scoring;
+    a file that mixes labelled and unlabelled lines is still an error.
+    """
     path = Path(path)
     if not path.is_file():
         raise XtremeDataError(f"{path}: no such file")
     allowed = set(labels)
-    examples, columns = [], None
+    examples, columns, unlabelled = [], None, False
     with path.open("rb") as handle:
         for lineno, raw in enumerate(handle, 1):
             try:
@@ -84,20 +92,24 @@ def read_pairs(path, labels: Sequence[str]) -> List[PairExample]:
             if len(fields) not in (2, 3):
                 raise XtremeDataError(f"{path}:{lineno}: expected 3 tab-separated columns (sentence1, sentence2, "
                                       f"label) or 2 (sentence, label), found {len(fields)}")
+            fields = [f.strip() for f in fields]
             if columns is None:
                 columns = len(fields)
+                unlabelled = allow_unlabelled and len(fields) == 2 and fields[-1] not in allowed
             if len(fields) != columns:
                 hint = "no label? " if len(fields) == 2 else ""
                 raise XtremeDataError(f"{path}:{lineno}: {hint}{len(fields)} columns, but line 1 has {columns}; "
                                       "a file is either sentence-pair (3 columns) or single-sentence (2 columns)")
-            fields = [f.strip() for f in fields]
+            if unlabelled:
+                examples.append(PairExample(fields[0], fields[1], None))
+                continue
             label = fields[-1]
             if label not in allowed:
                 if len(fields) == 2:
                     raise XtremeDataError(
                         f"{path}:{lineno}: no label (2 columns, and {label!r} is not one of {', '.join(labels)}); "
-                        "evaluation needs labelled test data (XTREME's download script strips test labels: use "
-                        "the labelled XNLI-1.0 / PAWS-X files)")
+                        "this file needs a label on every line (weam-evaluate predicts a test file without any "
+                        "label, unscored; weam-xtreme-prepare needs labels: leave such test files out with --langs)")
                 raise XtremeDataError(f"{path}:{lineno}: unknown label {label!r}; "
                                       f"expected one of {', '.join(labels)}")
             s1, s2 = fields[0], (fields[1] if len(fields) == 3 else None)
@@ -107,20 +119,24 @@ def read_pairs(path, labels: Sequence[str]) -> List[PairExample]:
     return examples
 
 
+def is_labelled(examples: Sequence[PairExample]) -> bool:
+    return bool(examples) and examples[0].label is not None
+
+
 def find_test_languages(task_dir) -> List[str]:
     """Languages with a ``test-{lang}.tsv`` in ``task_dir``, sorted (``en`` first when present)."""
     langs = sorted(m.group(1) for p in Path(task_dir).iterdir() if (m := _TEST_FILE.match(p.name)))
     return sorted(langs, key=lambda lang: (lang != "en", lang))
 
 
-def read_test_sets(task_dir, labels, langs=None) -> Dict[str, List[PairExample]]:
-    """``{lang: examples}`` for the requested (default: all) test languages."""
+def read_test_sets(task_dir, labels, langs=None, allow_unlabelled=False) -> Dict[str, List[PairExample]]:
+    """``{lang: examples}`` for the requested (default: all) test languages (see :func:`read_pairs`)."""
     task_dir = Path(task_dir)
     langs = list(langs) if langs else find_test_languages(task_dir)
     if not langs:
         raise XtremeDataError(f"{task_dir}: no test-{{lang}}.tsv files")
-    tests = {lang: read_pairs(task_dir / f"test-{lang}.tsv", labels) for lang in langs}
-    check_same_kind({f"test-{lang}.tsv": ex for lang, ex in tests.items()})
+    tests = {lang: read_pairs(task_dir / f"test-{lang}.tsv", labels, allow_unlabelled) for lang in langs}
+    check_same_kind({f"test-{lang}.tsv": ex for lang, ex in tests.items() if is_labelled(ex)})
     return tests
 
 
