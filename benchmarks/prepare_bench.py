@@ -4,7 +4,7 @@ The corpus is the built-in gettext corpus (en-de and en-fr from the machine's ca
 pair) with its training lines repeated until each pair has ``size / 2`` of them; the valid sets are
 kept as they are. The overhead is ``(wall of weam-prepare - eflomal alone) / eflomal alone``, eflomal
 alone running on the very words the pipeline gave it (all splits of a pair in one run, as the align
-stage does). Peak RSS is the largest sum of the resident sets of the whole process tree, sampled.
+stage does). Peak RSS is the largest sampled sum of the proportional set sizes of the whole process tree.
 """
 import itertools
 import json
@@ -30,13 +30,14 @@ def add_arguments(parser):
 
 
 def _tree_rss_kib(root: int) -> int:
-    """Resident KiB of ``root`` and every descendant (from /proc)."""
+    """Resident KiB of ``root`` and every descendant (from /proc): proportional set sizes, so the pages forked
+    workers share with their parent count once."""
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         try:
-            with open(f"/proc/{pid}/status") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
             for task in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
@@ -147,8 +148,9 @@ def bench(args, out: Path) -> dict:
 def markdown(result: dict) -> list:
     lines = ["## 2b. Data preparation at scale: weam-prepare against the aligner alone", "",
              f"Corpus: {result['corpus']}; `--workers {result['workers']}`. Overhead = (weam-prepare wall - "
-             "eflomal alone on the same words) / eflomal alone. Peak RSS: the largest sampled sum over the "
-             "weam-prepare process tree (the pipeline, its worker pool and the aligner).", "",
+             "eflomal alone on the same words) / eflomal alone. Peak RSS: the largest sampled sum of the "
+             "proportional set sizes (PSS) of the weam-prepare process tree (the pipeline, its worker pool and the "
+             "aligner; pages shared by forked workers count once).", "",
              "| training pairs | pairs out | raw text (MiB) | weam-prepare (s) | eflomal alone (s) | overhead | "
              "target | peak RSS weam-prepare (MiB) | peak RSS eflomal alone (MiB) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
