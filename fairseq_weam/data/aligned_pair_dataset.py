@@ -130,8 +130,9 @@ class AlignedPairDataset(FairseqDataset):
 
     def __getitem__(self, index):
         x, y = self._side(self.src, index), self._side(self.tgt, index)
-        if self.align is not None and len(self.align[index]):
-            links = self.align[index].long().view(-1, 2)
+        links = self.align[index] if self.align is not None else None  # read once: a memory-mapped slice
+        if links is not None and len(links):
+            links = links.long().view(-1, 2)
             keep = (links[:, 0] < len(x)) & (links[:, 1] < len(y)) & (links >= 0).all(dim=1)
             links = links[keep]
         else:
