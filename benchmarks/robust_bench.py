@@ -64,8 +64,8 @@ def pass_costs(args, binarized):
     from fairseq.models.roberta.model import RobertaModel, base_architecture
 
     dictionary = Dictionary.load(str(binarized / "input0" / "dict.txt"))
-    length = int(round(sum(float(MMapIndexedDataset(str(binarized / f"input{i}" / "train")).sizes.mean())
-                           for i in (0, 1)))) + 2
+    inputs = [MMapIndexedDataset(str(binarized / f"input{i}" / "train")) for i in (0, 1)]  # alive: sizes is mmapped
+    length = int(round(sum(float(dataset.sizes.mean()) for dataset in inputs))) + 2
     model_args = argparse.Namespace(encoder_layers=args.layers, encoder_embed_dim=args.dim,
                                     encoder_ffn_embed_dim=4 * args.dim,
                                     encoder_attention_heads=max(args.dim // 64, 2), max_positions=256)
