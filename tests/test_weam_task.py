@@ -212,3 +212,19 @@ def test_batching_reads_the_token_counts_as_one_array(data, split, monkeypatch):
     monkeypatch.setattr(AlignedPairDataset, "num_tokens", per_index_call)
     iterator = task.get_batch_iterator(dataset, max_tokens=150, max_positions=task.max_positions(), seed=7)
     assert sum(len(b) for b in iterator.frozen_batches) == len(indices)
+
+
+def test_ordering_by_padded_cost_pads_less_and_keeps_every_pair(data):
+    def epoch(**flags):
+        task = make_task(data, **flags)
+        dataset = task.load_dataset("train")
+        iterator = task.get_batch_iterator(dataset, max_tokens=150, max_positions=task.max_positions(), seed=7)
+        batches = list(iterator.next_epoch_itr(shuffle=False))
+        cells = sum(b["net_input"]["src_tokens"].numel() for b in batches)
+        real = sum(b["ntokens"] for b in batches)
+        return cells / real, sorted((p, int(line)) for b in batches for p, line in zip(b["pair"], b["line"]))
+
+    default_cells, default_pairs = epoch()
+    cost_cells, cost_pairs = epoch(order_by_padded_cost=True)
+    assert cost_pairs == default_pairs
+    assert cost_cells < default_cells, (cost_cells, default_cells)

@@ -38,7 +38,7 @@ def is_concat(objective, input_mode):
 
 class ObjectiveBatchDataset(BaseWrapperDataset):
     def __init__(self, dataset, dictionary, objective="weam", input_mode="separate", shuffle=True, seed=1,
-                 both_orders=True, reset_positions=False):
+                 both_orders=True, reset_positions=False, order_by_cost=False):
         super().__init__(dataset)
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
@@ -48,6 +48,7 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         self.concat = is_concat(objective, input_mode)
         self.both_orders = both_orders and self.concat
         self.reset_positions = reset_positions and self.concat
+        self.order_by_cost = order_by_cost
         self.bos, self.eos, self.pad = dictionary.bos(), dictionary.eos(), dictionary.pad()
         self.shuffle = shuffle
         self.seed = seed
@@ -63,8 +64,10 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         return not self.shuffle and self.dataset.can_reuse_epoch_itr_across_epochs
 
     def ordered_indices(self):
-        """Sort by pair length (for padding efficiency), ties in a per-epoch random order."""
-        sizes = np.asarray(self.sizes)
+        """Sort by pair length |x| + |y| (for padding efficiency; with ``order_by_cost``, by what a pair costs in the
+        padded batch, ``num_tokens``, which is 2 * (max(|x|, |y|) + 2) for two rows), ties in a per-epoch random
+        order."""
+        sizes = self.num_tokens_vec(np.arange(len(self))) if self.order_by_cost else np.asarray(self.sizes)
         if not self.shuffle:
             return np.argsort(sizes, kind="mergesort")
         tie_break = np.random.default_rng([self.seed, self.epoch]).permutation(len(self))

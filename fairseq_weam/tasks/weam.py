@@ -92,6 +92,12 @@ class WeamConfig(FairseqDataclass):
         metadata={"help": "tlm and weam --input-mode concat: positions restart at the second sentence, which "
                           "gets the positions it would have alone (<s> y </s>), as XLM's TLM"},
     )
+    order_by_padded_cost: bool = field(
+        default=False,
+        metadata={"help": "batch pairs by what they cost in the padded batch (2 * (max(|x|, |y|) + 2) for two rows) "
+                          "instead of by |x| + |y|: much less padding for weam --input-mode separate and mlm, whose "
+                          "batches then differ from tlm's; no effect on one-row formats"},
+    )
     seed: int = II("common.seed")
     fp16: bool = II("common.fp16")
     bf16: bool = II("common.bf16")
@@ -228,5 +234,6 @@ class WeamTask(FairseqTask):
         self.datasets[split] = ObjectiveBatchDataset(
             masked, self.dictionary, self.cfg.objective, self.cfg.input_mode, shuffle=is_train, seed=self.cfg.seed,
             both_orders=not self.cfg.fixed_pair_order, reset_positions=self.cfg.reset_positions,
+            order_by_cost=self.cfg.order_by_padded_cost,
         )
         return self.datasets[split]
