@@ -8,6 +8,8 @@ source-major order, sweeps repeated until nothing is added), so both give the sa
 matters: two candidates competing for one unaligned word are resolved in favour of the first.
 """
 import shutil
+import tempfile
+from pathlib import Path
 from typing import FrozenSet, List, Optional, Sequence
 
 from fairseq_weam.align.external_tool import AlignerError, run_tool
@@ -84,16 +86,31 @@ def symmetrize_files(forward_path, reverse_path, heuristic="grow-diag-final-and"
         )
     if not atools:
         return [symmetrize(f, r, heuristic) for f, r in zip(forward, reverse)]
-    out = run_tool([atools, "-i", str(forward_path), "-j", str(reverse_path), "-c", heuristic], "atools",
-                   install_hint="build atools from https://github.com/clab/fast_align")
-    lines = out.splitlines()
-    if len(lines) != len(forward):
+    with tempfile.TemporaryDirectory(prefix="weam-atools-") as tmp:
+        out_path = Path(tmp) / "symmetrized"
+        run_atools(forward_path, reverse_path, heuristic, atools, out_path, len(forward))
+        with open(out_path, encoding="utf-8") as f:
+            return [parse_atools_line(line, n, atools) for n, line in enumerate(f, 1)]
+
+
+def run_atools(forward_path, reverse_path, heuristic: str, atools: str, out_path, sentences: int):
+    """``atools -c heuristic`` into ``out_path``; an AlignerError unless it wrote one line per sentence pair."""
+    with open(out_path, "wb") as out:
+        run_tool([atools, "-i", str(forward_path), "-j", str(reverse_path), "-c", heuristic], "atools",
+                 install_hint="build atools from https://github.com/clab/fast_align", stdout=out)
+    with open(out_path, encoding="utf-8") as f:
+        lines = sum(1 for _ in f)
+    if lines != sentences:
         raise AlignerError(
-            f"atools ({atools}) wrote {len(lines)} lines of links for {len(forward)} sentence pairs; check the atools binary, or omit --atools-bin and remove atools from PATH to "
+            f"atools ({atools}) wrote {lines} lines of links for {sentences} sentence pairs; check the atools binary, or omit --atools-bin and remove atools from PATH to "
             f"use the built-in symmetrization"
         )
+
+
+def parse_atools_line(line: str, number: int, atools: str) -> FrozenSet[Link]:
+    """Line ``number`` of atools' output, parsed; an AlignerError when it is malformed."""
     try:
-        return [parse_links(line, f"atools output line {n}") for n, line in enumerate(lines, 1)]
+        return parse_links(line, f"atools output line {number}")
     except AlignmentError as err:
         raise AlignerError(f"atools ({atools}) wrote unusable links: {err}") from None
 

@@ -12,7 +12,7 @@ from typing import FrozenSet, List, Optional, Sequence
 from fairseq_weam.align.eflomal_backend import align_eflomal
 from fairseq_weam.align.external_tool import AlignerError
 from fairseq_weam.align.fast_align_backend import align_fast_align
-from fairseq_weam.align.pharaoh import AlignmentError, Link, check_links, read_pharaoh_file
+from fairseq_weam.align.pharaoh import AlignmentError, Link, check_links, parse_links, read_pharaoh_file
 from fairseq_weam.align.symmetrization import find_atools, symmetrize_files
 
 ALIGNERS = ("eflomal", "fast_align", "precomputed")
@@ -32,19 +32,54 @@ def align_word_corpus(
     if aligner not in ("eflomal", "fast_align"):
         raise ValueError(f"aligner {aligner!r} does not run on text; choose eflomal or fast_align")
     find_atools(atools_bin)  # a wrong --atools-bin fails before the aligner runs
-    with tempfile.TemporaryDirectory(prefix="weam-align-", dir=tmp_dir) as tmp:
+    with aligner_workspace(tmp_dir) as tmp:
         tmp = Path(tmp)
         for name, lines in (("src", src_words), ("tgt", tgt_words)):
             with open(tmp / name, "w", encoding="utf-8") as f:
                 f.writelines(" ".join(words) + "\n" for words in lines)
         forward, reverse = tmp / "forward", tmp / "reverse"
-        if aligner == "eflomal":
-            align_eflomal(tmp / "src", tmp / "tgt", forward, reverse, binary=eflomal_bin, tmp_dir=tmp)
-        else:
-            align_fast_align(tmp / "src", tmp / "tgt", forward, reverse, binary=fast_align_bin, tmp_dir=tmp)
+        run_aligner(tmp / "src", tmp / "tgt", forward, reverse, aligner, fast_align_bin, eflomal_bin, tmp)
         for path in (forward, reverse):
             check_aligner_output(path, src_words, tgt_words, aligner)
         return symmetrize_files(forward, reverse, heuristic, atools_bin)
+
+
+def aligner_workspace(tmp_dir=None):
+    """A ``weam-align-*`` temporary directory (context manager), removed whatever happens."""
+    return tempfile.TemporaryDirectory(prefix="weam-align-", dir=tmp_dir)
+
+
+def run_aligner(src_path, tgt_path, forward, reverse, aligner="eflomal", fast_align_bin=None, eflomal_bin=None,
+                tmp_dir=None):
+    """Write the forward and reverse word links of the word files ``src_path`` / ``tgt_path``."""
+    if aligner == "eflomal":
+        align_eflomal(src_path, tgt_path, forward, reverse, binary=eflomal_bin, tmp_dir=tmp_dir)
+    elif aligner == "fast_align":
+        align_fast_align(src_path, tgt_path, forward, reverse, binary=fast_align_bin, tmp_dir=tmp_dir)
+    else:
+        raise ValueError(f"aligner {aligner!r} does not run on text; choose eflomal or fast_align")
+
+
+def check_line_count(path, sentences: int, aligner: str):
+    """The aligner wrote one line per sentence pair; otherwise an AlignerError."""
+    with open(path, encoding="utf-8") as f:
+        lines = sum(1 for _ in f)
+    if lines != sentences:
+        raise AlignerError(f"{aligner} wrote {lines} lines of links for {sentences} sentence pairs")
+
+
+def read_checked_links(line: str, number: int, path, src_len: int, tgt_len: int, aligner: str):
+    """One aligner output line, parsed and checked against the pair's word counts; otherwise an AlignerError."""
+    try:
+        links = parse_links(line, f"{path}:{number}")
+        check_links(links, src_len, tgt_len, f"{aligner} output line {number}", fix=_fix(aligner))
+    except AlignmentError as err:
+        raise AlignerError(f"{aligner} wrote unusable links: {err}") from None
+    return links
+
+
+def _fix(aligner):
+    return f"the {aligner} binary does not read its input as expected (is it a real {aligner}?)"
 
 
 def check_aligner_output(path, src_words, tgt_words, aligner):
@@ -54,7 +89,6 @@ def check_aligner_output(path, src_words, tgt_words, aligner):
         if len(lines) != len(src_words):
             raise AlignerError(f"{aligner} wrote {len(lines)} lines of links for {len(src_words)} sentence pairs")
         for number, (links, src, tgt) in enumerate(zip(lines, src_words, tgt_words), 1):
-            check_links(links, len(src), len(tgt), f"{aligner} output line {number}",
-                        fix=f"the {aligner} binary does not read its input as expected (is it a real {aligner}?)")
+            check_links(links, len(src), len(tgt), f"{aligner} output line {number}", fix=_fix(aligner))
     except AlignmentError as err:
         raise AlignerError(f"{aligner} wrote unusable links: {err}") from None

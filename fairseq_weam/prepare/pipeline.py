@@ -162,7 +162,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
         outs = {s: pieces_dir / f"{s}.{name}.align" for s in splits[pair]}
 
         def align(partials, ins=ins, outs=outs, pair=pair):
-            return align_pair(ins, dict(zip(outs, partials)), dataclasses.replace(cfg, **binaries), work, pair)
+            return align_pair(ins, dict(zip(outs, partials)), dataclasses.replace(cfg, **binaries), work, pair, pool)
 
         tools = {flag: file_signature(path) for flag, path in sorted(binaries.items())}  # a rebuilt binary re-runs
         settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools,

@@ -1,0 +1,134 @@
+"""The align stage streams its files in chunks run in the worker pool: the same .align files and figures
+whatever the chunk size or pool, equal to a projection computed here, and errors that name the right line."""
+import random
+import stat
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from fairseq_weam.align.external_tool import AlignerError
+from fairseq_weam.prepare.piece_alignment import align_pair
+from fairseq_weam.prepare.worker_pool import WorkerPool
+
+B = "\u2581"
+
+# fast_align's command line; links between equal words, the same in both directions (so every
+# symmetrization keeps them all). A source word "BAD" gets a link past the end of the target.
+FAKE_FAST_ALIGN = """\
+#!{python}
+import sys
+args = sys.argv[1:]
+for line in open(args[args.index("-i") + 1], encoding="utf-8"):
+    src, tgt = (side.split() for side in line.split(" ||| "))
+    links = [f"{{i}}-{{j}}" for i, s in enumerate(src) for j, t in enumerate(tgt) if s == t]
+    links += [f"{{i}}-{{len(tgt)}}" for i, s in enumerate(src) if s == "BAD"]
+    print(" ".join(links))
+"""
+
+
+def fake_fast_align(tmp_path):
+    path = tmp_path / "fast_align"
+    path.write_text(FAKE_FAST_ALIGN.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def cfg(tmp_path, **kw):
+    return SimpleNamespace(**dict(dict(
+        aligner="fast_align", symmetrize="grow-diag-final-and", fast_align_bin=fake_fast_align(tmp_path),
+        eflomal_bin=None, atools_bin=None, word_segmentation="auto", ja_segmenter="fugashi",
+        first_piece_only=False), **kw))
+
+
+def random_pieces(rng, words):
+    """A line of pieces: each word a ``▁``-piece and up to two continuation pieces."""
+    pieces = []
+    for _ in range(rng.randint(1, 7)):
+        word = rng.choice(words)
+        cut = sorted(rng.sample(range(1, len(word)), min(len(word) - 1, rng.randint(0, 2))))
+        parts = [word[a:b] for a, b in zip([0] + cut, cut + [len(word)])]
+        pieces += [B + parts[0]] + parts[1:]
+    return pieces
+
+
+def write_splits(tmp_path, lines):
+    """``lines[split]`` = [(src pieces, tgt pieces)]; the piece files and the align stage's arguments."""
+    ins, outs = {}, {}
+    for split, rows in lines.items():
+        paths = [tmp_path / f"{split}.{side}" for side in ("x", "y")]
+        for side, path in enumerate(paths):
+            path.write_text("".join(" ".join(row[side]) + "\n" for row in rows), encoding="utf-8")
+        ins[split], outs[split] = paths, tmp_path / f"{split}.align"
+    return ins, outs
+
+
+def expected_align(x, y, first_piece_only=False):
+    """Piece links of equal ``▁``-words, computed from the pieces alone."""
+    def words(pieces):
+        starts = [k for k, p in enumerate(pieces) if p.startswith(B)]
+        bounds = list(zip(starts, starts[1:] + [len(pieces)]))
+        return [("".join(pieces[a:b]), list(range(a, b))) for a, b in bounds]
+    links = set()
+    for xw, xs in words(x):
+        for yw, ys in words(y):
+            if xw == yw:
+                links |= {(a, b) for a in xs[:1 if first_piece_only else None] for b in ys[:1 if first_piece_only else None]}
+    return " ".join(f"{a}-{b}" for a, b in sorted(links))
+
+
+def run(tmp_path, ins, outs, config, pool=None, chunk_lines=1000, langs=("de", "fr")):
+    stats = align_pair(ins, outs, config, tmp_path, langs, pool=pool, chunk_lines=chunk_lines)
+    return stats, {s: outs[s].read_text(encoding="utf-8") for s in outs}
+
+
+@pytest.mark.parametrize("first_piece_only", [False, True])
+def test_chunked_in_pool_equals_projection_computed_here(tmp_path, first_piece_only):
+    rng = random.Random(3)
+    vocab = ["haus", "katze", "ab", "xyz", "wort", "ding", "baum"]
+    lines = {"train": [(random_pieces(rng, vocab), random_pieces(rng, vocab)) for _ in range(23)],
+             "valid": [(random_pieces(rng, vocab), random_pieces(rng, vocab)) for _ in range(5)]}
+    ins, outs = write_splits(tmp_path, lines)
+    config = cfg(tmp_path, first_piece_only=first_piece_only)
+    whole_stats, whole = run(tmp_path, ins, outs, config)
+    with WorkerPool(2) as pool:
+        chunk_stats, chunked = run(tmp_path, ins, outs, config, pool=pool, chunk_lines=3)
+    assert chunked == whole and chunk_stats == whole_stats
+    for split, rows in lines.items():
+        assert whole[split] == "".join(expected_align(x, y, first_piece_only) + "\n" for x, y in rows)
+        assert whole_stats[split]["sentences"] == len(rows)
+        assert whole_stats[split]["src_pieces"] == sum(len(x) for x, _ in rows)
+        assert whole_stats[split]["words"]["de"]["words"] == sum(sum(p.startswith(B) for p in x) for x, _ in rows)
+    assert list(whole_stats["train"]) == ["sentences", "links", "src_pieces", "tgt_pieces", "src_aligned",
+                                          "tgt_aligned", "piece_pairs", "word_links", "words"]
+
+
+def test_segmented_chunked_equals_whole(tmp_path):
+    """Chinese words from jieba: the same links and figures (segmenter boundaries inside pieces included)."""
+    pytest.importorskip("jieba")
+    zh = ["我们", "喜欢", "猫", "和", "狗", "今天", "天气", "很好", "北京", "大学"]
+    rng = random.Random(5)
+    rows = []
+    for _ in range(17):
+        text = "".join(rng.choice(zh) for _ in range(rng.randint(1, 6)))
+        cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(0, 3)))) if len(text) > 1 else []
+        pieces = [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+        pieces[0] = B + pieces[0]
+        rows.append((random_pieces(rng, ["cat", "dog", "weather", "beijing"]), pieces))
+    ins, outs = write_splits(tmp_path, {"train": rows[:12], "valid": rows[12:]})
+    config = cfg(tmp_path)
+    whole_stats, whole = run(tmp_path, ins, outs, config, langs=("en", "zh_CN"))
+    with WorkerPool(2) as pool:
+        chunk_stats, chunked = run(tmp_path, ins, outs, config, pool=pool, chunk_lines=2, langs=("en", "zh_CN"))
+    assert chunked == whole and chunk_stats == whole_stats
+    zh_words = whole_stats["train"]["words"]["zh_CN"]
+    assert zh_words["segmenter"] == "jieba" and "inside_pieces" in zh_words
+    assert zh_words["words"] > zh_words["space_words"] == 12  # one ▁ per line; jieba splits further
+
+
+def test_bad_aligner_link_names_its_line_across_splits_and_chunks(tmp_path):
+    rows = [([B + "a"], [B + "a"])] * 7
+    bad = rows[:5] + [([B + "BAD"], [B + "a"])] + rows[5:]
+    ins, outs = write_splits(tmp_path, {"train": rows[:4], "valid": bad[4:]})
+    with WorkerPool(2) as pool, pytest.raises(AlignerError, match=r"fast_align output line 6: link 0-1 is outside"):
+        align_pair(ins, outs, cfg(tmp_path), tmp_path, ("de", "fr"), pool=pool, chunk_lines=2)
