@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from fairseq_weam.align.external_tool import AlignerError
+from fairseq_weam.align.piece_projection import projected_line
 from fairseq_weam.prepare.piece_alignment import align_pair
 from fairseq_weam.prepare.worker_pool import WorkerPool
 
@@ -132,3 +133,19 @@ def test_bad_aligner_link_names_its_line_across_splits_and_chunks(tmp_path):
     ins, outs = write_splits(tmp_path, {"train": rows[:4], "valid": bad[4:]})
     with WorkerPool(2) as pool, pytest.raises(AlignerError, match=r"fast_align output line 6: link 0-1 is outside"):
         align_pair(ins, outs, cfg(tmp_path), tmp_path, ("de", "fr"), pool=pool, chunk_lines=2)
+
+
+def test_projected_line_equals_the_sorted_set_of_piece_links():
+    rng = random.Random(7)
+    for _ in range(200):
+        def spans():
+            cuts = sorted(rng.sample(range(1, 12), rng.randint(0, 6)))
+            return [range(a, b) for a, b in zip([0] + cuts, cuts + [12])]
+        src, tgt = spans(), spans()
+        links = {(rng.randrange(len(src)), rng.randrange(len(tgt))) for _ in range(rng.randint(0, 6))}
+        for first in (False, True):
+            cut = 1 if first else None
+            pieces = {(a, b) for i, j in links for a in list(src[i])[:cut] for b in list(tgt[j])[:cut]}
+            expected = " ".join(f"{a}-{b}" for a, b in sorted(pieces))
+            assert projected_line(links, src, tgt, first) == (
+                expected, len(pieces), len({a for a, _ in pieces}), len({b for _, b in pieces}))

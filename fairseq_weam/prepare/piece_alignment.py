@@ -15,8 +15,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
-from fairseq_weam.align.pharaoh import format_links, parse_links
-from fairseq_weam.align.piece_projection import project_links
+from fairseq_weam.align.pharaoh import parse_links
+from fairseq_weam.align.piece_projection import projected_line
 from fairseq_weam.align.symmetrization import parse_atools_line, run_atools, symmetrize
 from fairseq_weam.align.word_aligners import (
     aligner_workspace, check_line_count, read_checked_links, run_aligner,
@@ -126,14 +126,15 @@ def _project_task(task):
                 links = parse_atools_line(row[6], n, options["atools"])
             else:
                 links = symmetrize(forward, reverse, options["heuristic"])
-        pieces = project_links(links, spans[0], spans[1], options["first_piece_only"])
-        lines.append(format_links(pieces) + "\n")
+        line, piece_links, src_aligned, tgt_aligned = projected_line(links, spans[0], spans[1],
+                                                                     options["first_piece_only"])
+        lines.append(line + "\n")
         counts["sentences"] += 1
-        counts["links"] += len(pieces)
+        counts["links"] += piece_links
         counts["src_pieces"] += len(x)
         counts["tgt_pieces"] += len(y)
-        counts["src_aligned"] += len({i for i, _ in pieces})
-        counts["tgt_aligned"] += len({j for _, j in pieces})
+        counts["src_aligned"] += src_aligned
+        counts["tgt_aligned"] += tgt_aligned
         counts["piece_pairs"] += len(x) * len(y)
         counts["word_links"] += len(links)
         for side, line in enumerate((x, y)):
