@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 # Python-3.11 build of fairseq main (DESIGN.md §7); installed without its torchaudio requirement.
 FAIRSEQ_PKG ?= ve-fairseq==0.12.3
 TORCH_PKG ?= torch==2.13.0
-PYTEST_ARGS ?=
+# Tests run one file per worker, a worker per core (module fixtures are built once); PYTEST_ARGS= for serial.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: install test test-fast demo bench clean
 

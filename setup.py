@@ -24,7 +24,7 @@ setup(
     packages=find_packages(include=["fairseq_weam", "fairseq_weam.*"]),
     package_data={"fairseq_weam": ["xtreme/*.tsv"]},
     install_requires=["torch>=2.1"] + requirements,
-    extras_require={"test": ["pytest"], "align": ["eflomal>=2.0"]},
+    extras_require={"test": ["pytest", "pytest-xdist"], "align": ["eflomal>=2.0"]},
     entry_points={
         "console_scripts": [
             "weam-prepare = fairseq_weam.cli.prepare:main",
