@@ -95,3 +95,18 @@ def test_a_run_without_its_files_or_task_is_one_line(submission, tmp_path, capsy
     spec = evaluate_run(tmp_path / "xcopa", submission, "xcopa", ["et"])
     code, _, err = main(capsys, "--xtreme", "--version", "xtreme", f"weam={spec}", "--out-dir", tmp_path / "report")
     assert code == 1 and "is a xcopa run, which xtreme does not have; use --version xtreme-r" in err
+
+
+def test_lareqa_is_shown_but_keeps_all_task_out_as_in_the_official_scorer(submission, tmp_path, capsys):
+    """XTREME-R lists no LAReQA language: its figure (on the run's languages) is shown, marked, and in no
+    group; with every task present there is still no all_task, as the official scorer gives none."""
+    specs = [f"weam={evaluate_run(tmp_path / 'weam' / t, submission, t)}" for t in TASKS + ["lareqa"]]
+    code, out, err = main(capsys, "--xtreme", *specs, "--out-dir", tmp_path / "report")
+    assert code == 0, err
+    weam = json.loads((tmp_path / "report" / "xtreme_score.json").read_text())["systems"]["weam"]
+    assert weam["tasks"]["lareqa"]["summary"]["avg_metric"] is not None
+    assert "all_task" not in weam["overall"]
+    official = json.loads((DATA / "official-xtreme-r.json").read_text())
+    assert weam["overall"]["retrieval"] == pytest.approx(official["retrieval"], abs=0.01)
+    table = (tmp_path / "report" / "xtreme_score.md").read_text()
+    assert "†" in table and "(11/0)" not in table

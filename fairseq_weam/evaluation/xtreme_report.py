@@ -102,7 +102,9 @@ def summarize(runs: Mapping[str, List[Path]], version: str, note=print) -> Dict:
                 "languages": langs, "official_languages": official,
                 "complete": bool(official) and set(official) <= set(langs),
             }
-        scored = OrderedDict((t, v["summary"]) for t, v in tasks.items())
+        # a task without official languages (XTREME-R's LAReQA) is shown but, as in the official scorer, has no
+        # figure in the groups or all_task
+        scored = OrderedDict((t, v["summary"] if v["official_languages"] else {}) for t, v in tasks.items())
         overall = {k: v for k, v in aggregate(scored, version, note).items() if k not in scored}
         systems[label] = {"tasks": tasks, "overall": overall}
     return {"version": version, "systems": systems}
@@ -122,7 +124,7 @@ def score_table(summary) -> str:
     for system in summary["systems"].values():
         groups += [g for g in system["overall"] if g not in groups]
     lines = ["| system | " + " | ".join(tasks + groups) + " |", "|---|" + "---:|" * (len(tasks) + len(groups))]
-    partial = False
+    partial = unofficial = False
     for label, system in summary["systems"].items():
         cells = []
         for task in tasks:
@@ -133,7 +135,10 @@ def score_table(summary) -> str:
             cell = _fmt(entry["summary"]["avg_metric"])
             if entry["seeds"] > 1:
                 cell += f" ± {entry['std']:.1f}"
-            if not entry["complete"]:
+            if not entry["official_languages"]:
+                cell += "†"
+                unofficial = True
+            elif not entry["complete"]:
                 cell += f"* ({len(entry['languages'])}/{len(entry['official_languages'])})"
                 partial = True
             cells.append(cell)
@@ -144,6 +149,9 @@ def score_table(summary) -> str:
     if partial:
         notes.append("* evaluated on fewer languages than the official list (evaluated/official): that figure, "
                      "and every group containing it, is not the official one.")
+    if unofficial:
+        notes.append("† the official list has no language for this task: its figure (on the languages evaluated) "
+                     "is in no group and keeps all_task out, as in the official scorer.")
     return "\n".join(lines + [""] + notes)
 
 
