@@ -64,8 +64,11 @@ def test_interrupt_ends_the_process_group_and_removes_temporaries(tmp_path, sign
     work = tmp_path / "work"
     work.mkdir()
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    # SIG_DFL for SIGINT in the driver: a process started with SIGINT ignored (as pytest-xdist's workers, or
+    # `cmd &` in a script, start their children) keeps ignoring it, and Python then raises no KeyboardInterrupt
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tool), str(work)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     worker = None
     try:
         assert wait_until(pid_file.exists, 120), "the stand-in aligner did not start"
