@@ -146,7 +146,7 @@ def bench(args, out: Path) -> dict:
 
 
 def markdown(result: dict) -> list:
-    lines = ["## 2b. Data preparation at scale: weam-prepare against the aligner alone", "",
+    lines = ["## 2. Data preparation at scale: weam-prepare against the aligner alone", "",
              f"Corpus: {result['corpus']}; `--workers {result['workers']}`. Overhead = (weam-prepare wall - "
              "eflomal alone on the same words) / eflomal alone. Peak RSS: the largest sampled sum of the "
              "proportional set sizes (PSS) of the weam-prepare process tree (the pipeline, its worker pool and the "

@@ -55,7 +55,7 @@ def bench(args, out: Path) -> dict:
 
 
 def markdown(result: dict) -> list:
-    lines = ["## Word segmentation before alignment (zh, ja)", "",
+    lines = ["## 4. Word segmentation before alignment (zh, ja)", "",
              f"Built-in gettext corpus, en-zh_CN and en-ja, {result['pairs_out']} pairs, prepared twice from the same "
              "text: `--word-segmentation off` (`▁`-words) and `auto` (jieba; fugashi + unidic-lite). English is "
              "never segmented (its figures change only through the other side).", "",
