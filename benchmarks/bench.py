@@ -206,9 +206,9 @@ MISSED = [
     "(74 s vs 44 s at 200k, 241 s vs 134 s at 1M): checking, symmetrizing and projecting the links and "
     "writing the word files run in the worker pool after the aligner instead of overlapping the next pair's "
     "aligner. (2) Sentencepiece training on up to `--spm-input-sentence-size` (2M) sentences: 16 s and 37 s. "
-    "(3) Encoding: 8 s and 40 s. Peak memory grows with the corpus (811 to 1685 MiB) through sentencepiece "
-    "training on every sentence up to that cap and eflomal holding the corpus (238 MiB alone at 1M), not "
-    "through the pipeline's own stages, which stream. Overlapping each pair's link post-processing with the "
+    "(3) Encoding: 8 s and 40 s. Peak memory grows with the corpus (811 to 1685 MiB); the pipeline's own "
+    "stages stream, so the likely causes are sentencepiece training on every sentence up to that cap and "
+    "eflomal holding the corpus (238 MiB alone at 1M), not measured stage by stage. Overlapping each pair's link post-processing with the "
     "next aligner and training sentencepiece on a capped sample are the next steps: not done.",
 ]
 
