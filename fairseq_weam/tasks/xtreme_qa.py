@@ -8,7 +8,6 @@ per-token head (``dense -> activation -> dropout -> out_proj``) with 2 outputs, 
 ``upgrade_state_dict_named`` keeps it across fairseq checkpoint save/load and adds it (freshly initialised)
 when fine-tuning starts from a pre-trained checkpoint with ``--restore-file``.
 """
-import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -19,10 +18,10 @@ from fairseq.data import (IdDataset, NestedDictionaryDataset, NumelDataset, NumS
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from fairseq.tasks.sentence_prediction import SentencePredictionTask
-from omegaconf import II, MISSING, OmegaConf, open_dict
+from omegaconf import II, MISSING
 
 from fairseq_weam.errors import WeamError
-from fairseq_weam.tasks.xtreme_tagging import add_token_head
+from fairseq_weam.tasks.xtreme_tagging import build_model_with_token_head
 
 logger = logging.getLogger(__name__)
 
@@ -99,15 +98,8 @@ class XtremeQATask(FairseqTask):
         return nested
 
     def build_model(self, cfg, from_checkpoint=False):
-        from fairseq import models
-
-        with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.ExitStack():
-            cfg.max_positions = self.cfg.max_positions
-        model = models.build_model(cfg, self, from_checkpoint)
-        if not hasattr(model, "classification_heads"):
-            raise QATaskError(f"--task xtreme_qa needs a RoBERTa/XLM-R model (--arch roberta_*), not {cfg._name}")
-        add_token_head(model, self.cfg.span_head_name, SPAN_OUTPUTS)
-        return model
+        return build_model_with_token_head(self, "xtreme_qa", cfg, from_checkpoint, self.cfg.span_head_name,
+                                           SPAN_OUTPUTS)
 
     def max_positions(self):
         return self.cfg.max_positions

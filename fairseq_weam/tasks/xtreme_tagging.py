@@ -66,6 +66,21 @@ def add_token_head(model, name, num_classes):
         args.pooler_dropout)
 
 
+def build_model_with_token_head(task, task_name, cfg, from_checkpoint, head_name, num_classes):
+    """fairseq's model for ``cfg`` with the task's max positions and a per-token head ``head_name``
+    (``--task xtreme_tagging``, ``--task xtreme_qa``); a model without classification heads is refused."""
+    from fairseq import models
+
+    with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.ExitStack():
+        cfg.max_positions = task.cfg.max_positions
+    model = models.build_model(cfg, task, from_checkpoint)
+    if not hasattr(model, "classification_heads"):
+        raise TaggingTaskError(f"--task {task_name} needs a RoBERTa/XLM-R architecture (--arch "
+                               f"roberta_base, xlm ...), not {type(model).__name__}")
+    add_token_head(model, head_name, num_classes)
+    return model
+
+
 class LabelledWordsDataset(BaseWrapperDataset):
     """Number of tagged positions (ids >= ``nspecial``) of each label item; the batch's sum (the criterion's
     sample size, counted on the CPU while collating)."""
@@ -151,15 +166,8 @@ class XtremeTaggingTask(FairseqTask):
         return dataset
 
     def build_model(self, cfg, from_checkpoint=False):
-        from fairseq import models
-        with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.ExitStack():
-            cfg.max_positions = self.cfg.max_positions
-        model = models.build_model(cfg, self, from_checkpoint)
-        if not hasattr(model, "classification_heads"):
-            raise TaggingTaskError(f"--task xtreme_tagging needs a RoBERTa/XLM-R architecture (--arch "
-                                   f"roberta_base, xlm ...), not {type(model).__name__}")
-        add_token_head(model, self.cfg.classification_head_name, self.num_classes)
-        return model
+        return build_model_with_token_head(self, "xtreme_tagging", cfg, from_checkpoint,
+                                           self.cfg.classification_head_name, self.num_classes)
 
     def max_positions(self):
         return self.cfg.max_positions
