@@ -37,6 +37,11 @@ setup(
             "weam-report = fairseq_weam.cli.report:main",
             "weam-checkpoint-globals = fairseq_weam.cli.checkpoint_globals:main",
             "weam-xtreme-score = fairseq_weam.cli.xtreme_score:main",
+            "weam-synthesize = fairseq_weam.cli.synthesize:main",
+            "weam-experiment = fairseq_weam.cli.experiment:main",
+            "weam-alignment-stability = fairseq_weam.cli.alignment_stability:main",
+            "weam-convert = fairseq_weam.cli.convert:main",
+            "weam-translate = fairseq_weam.cli.translate:main",
         ]
     },
 )
