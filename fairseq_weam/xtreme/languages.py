@@ -1,7 +1,8 @@
 """The languages table (``languages.tsv``, shipped with the package): ISO 639-1 code, name, family, WALS
-genus and script of XTREME-R's 50 languages and a few common gettext languages; sources in the file.
+genus, script and resource class (Joshi et al. 2020, 0-5) of XTREME-R's 50 languages and a few common
+gettext languages; sources in the file. The resource column is optional in a user's own table.
 
-Reports group per-language figures by family and by script with it. A code with a region or variant
+Reports group per-language figures by family, by script and by resource class with it. A code with a region or variant
 (``zh_CN``, ``pt-BR``) is looked up by its language part.
 """
 import functools
@@ -13,6 +14,8 @@ from fairseq_weam.errors import WeamError
 
 TABLE = Path(__file__).with_name("languages.tsv")
 COLUMNS = ("code", "name", "family", "genus", "script")
+OPTIONAL_COLUMNS = ("resource",)
+RESOURCE_CLASSES = range(6)
 _CODE = re.compile(r"^[a-z]{2,3}$")
 
 
@@ -26,6 +29,7 @@ class Language(NamedTuple):
     family: str
     genus: str
     script: str
+    resource: Optional[int] = None  # Joshi et al. 2020 class, 0 (left-behind) to 5 (winner)
 
 
 def read_languages(path=TABLE) -> Dict[str, Language]:
@@ -33,24 +37,29 @@ def read_languages(path=TABLE) -> Dict[str, Language]:
     path = Path(path)
     if not path.is_file():
         raise LanguagesTableError(f"{path}: no such languages table")
-    table, header = {}, None
+    table, header, width = {}, None, len(COLUMNS)
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
         if header is None:
-            if tuple(fields) != COLUMNS:
+            if tuple(fields) not in (COLUMNS, COLUMNS + OPTIONAL_COLUMNS):
                 raise LanguagesTableError(f"{path}:{lineno}: expected the header {' '.join(COLUMNS)} "
-                                          "(tab-separated)")
-            header = fields
+                                          f"[{' '.join(OPTIONAL_COLUMNS)}] (tab-separated)")
+            header, width = fields, len(fields)
             continue
-        if len(fields) != len(COLUMNS) or not all(f.strip() for f in fields):
-            raise LanguagesTableError(f"{path}:{lineno}: expected {len(COLUMNS)} non-empty tab-separated "
-                                      f"fields ({', '.join(COLUMNS)}), found {len(fields)}")
+        if len(fields) != width or not all(f.strip() for f in fields):
+            raise LanguagesTableError(f"{path}:{lineno}: expected {width} non-empty tab-separated "
+                                      f"fields ({', '.join(header)}), found {len(fields)}")
         if not _CODE.match(fields[0]):
             raise LanguagesTableError(f"{path}:{lineno}: {fields[0]!r} is not a lower-case ISO 639 code")
         if fields[0] in table:
             raise LanguagesTableError(f"{path}:{lineno}: language {fields[0]!r} is listed twice")
+        if width > len(COLUMNS):
+            if not (fields[-1].isdigit() and int(fields[-1]) in RESOURCE_CLASSES):
+                raise LanguagesTableError(f"{path}:{lineno}: resource class {fields[-1]!r} is not one of "
+                                          f"Joshi et al.'s classes 0-5")
+            fields[-1] = int(fields[-1])
         table[fields[0]] = Language(*fields)
     if not table:
         raise LanguagesTableError(f"{path}: no languages (a header line {' '.join(COLUMNS)} and one line each)")
