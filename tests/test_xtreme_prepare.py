@@ -73,7 +73,7 @@ BAD_INPUTS = [
     ("dev-en.tsv", "w1\tw2\t0\n\n", "dev-en.tsv:2: empty line"),
     ("test-fr.tsv", "w1\tw2\t0\n", "test-en.tsv has 4 rows but test-fr.tsv has 1"),
     ("test-fr.tsv", "w1\tw2\t1\nw1\tw2\t0\nw1\tw2\t0\nw1\tw2\t0\n", "line 1 is labelled '0'"),
-    ("dev-en.tsv", b"w1\t\xff\t0\n", "dev-en.tsv:1: not UTF-8"),
+    ("dev-en.tsv", b"w1\t\xff\t0\n", "dev-en.tsv:1: bytes that are not UTF-8"),
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from fairseq_weam.errors import WeamError
+from fairseq_weam.text_file import numbered_lines
 
 #: Label sets of the known tasks, in the order that defines the class ids.
 TASK_LABELS = {
@@ -76,44 +77,37 @@ def read_pairs(path, labels: Sequence[str], allow_unlabelled: bool = False) -> L
     a file that mixes labelled and unlabelled lines is still an error.
     """
     path = Path(path)
-    if not path.is_file():
-        raise XtremeDataError(f"{path}: no such file")
     allowed = set(labels)
     examples, columns, unlabelled = [], None, False
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise XtremeDataError(f"{path}:{lineno}: not UTF-8 ({err.reason} at byte {err.start})") from None
-            if not line.strip():
-                raise XtremeDataError(f"{path}:{lineno}: empty line; remove it")
-            fields = line.split("\t")
-            if len(fields) not in (2, 3):
-                raise XtremeDataError(f"{path}:{lineno}: expected 3 tab-separated columns (sentence1, sentence2, "
-                                      f"label) or 2 (sentence, label), found {len(fields)}")
-            fields = [f.strip() for f in fields]
-            if columns is None:
-                columns = len(fields)
-                unlabelled = allow_unlabelled and len(fields) == 2 and fields[-1] not in allowed
-            if len(fields) != columns:
-                hint = "no label? " if len(fields) == 2 else ""
-                raise XtremeDataError(f"{path}:{lineno}: {hint}{len(fields)} columns, but line 1 has {columns}; "
-                                      "a file is either sentence-pair (3 columns) or single-sentence (2 columns)")
-            if unlabelled:
-                examples.append(PairExample(fields[0], fields[1], None))
-                continue
-            label = fields[-1]
-            if label not in allowed:
-                if len(fields) == 2:
-                    raise XtremeDataError(
-                        f"{path}:{lineno}: no label (2 columns, and {label!r} is not one of {', '.join(labels)}); "
-                        "this file needs a label on every line (weam-evaluate predicts a test file without any "
-                        "label, unscored; weam-xtreme-prepare needs labels: leave such test files out with --langs)")
-                raise XtremeDataError(f"{path}:{lineno}: unknown label {label!r}; "
-                                      f"expected one of {', '.join(labels)}")
-            s1, s2 = fields[0], (fields[1] if len(fields) == 3 else None)
-            examples.append(PairExample(s1, s2, label))
+    for lineno, line in numbered_lines(path, XtremeDataError):
+        if not line.strip():
+            raise XtremeDataError(f"{path}:{lineno}: empty line; remove it")
+        fields = line.split("\t")
+        if len(fields) not in (2, 3):
+            raise XtremeDataError(f"{path}:{lineno}: expected 3 tab-separated columns (sentence1, sentence2, "
+                                  f"label) or 2 (sentence, label), found {len(fields)}")
+        fields = [f.strip() for f in fields]
+        if columns is None:
+            columns = len(fields)
+            unlabelled = allow_unlabelled and len(fields) == 2 and fields[-1] not in allowed
+        if len(fields) != columns:
+            hint = "no label? " if len(fields) == 2 else ""
+            raise XtremeDataError(f"{path}:{lineno}: {hint}{len(fields)} columns, but line 1 has {columns}; "
+                                  "a file is either sentence-pair (3 columns) or single-sentence (2 columns)")
+        if unlabelled:
+            examples.append(PairExample(fields[0], fields[1], None))
+            continue
+        label = fields[-1]
+        if label not in allowed:
+            if len(fields) == 2:
+                raise XtremeDataError(
+                    f"{path}:{lineno}: no label (2 columns, and {label!r} is not one of {', '.join(labels)}); "
+                    "this file needs a label on every line (weam-evaluate predicts a test file without any "
+                    "label, unscored; weam-xtreme-prepare needs labels: leave such test files out with --langs)")
+            raise XtremeDataError(f"{path}:{lineno}: unknown label {label!r}; "
+                                  f"expected one of {', '.join(labels)}")
+        s1, s2 = fields[0], (fields[1] if len(fields) == 3 else None)
+        examples.append(PairExample(s1, s2, label))
     if not examples:
         raise XtremeDataError(f"{path}: no examples")
     return examples

@@ -29,6 +29,7 @@ from typing import Dict, List
 
 from fairseq_weam.atomic import write_text_atomic
 from fairseq_weam.errors import WeamError
+from fairseq_weam.text_file import numbered_lines
 from fairseq_weam.xtreme.benchmark import family, prediction_suffix
 from fairseq_weam.xtreme.io import TASK_LABELS
 
@@ -168,19 +169,6 @@ def write_labels(labels_dir, task: str, lang: str, gold, version: str = "xtreme-
 
 # ----------------------------------------------------------------------------------------------- reading
 
-def _lines(path: Path):
-    """(line number, line without its newline) of a UTF-8 file; errors name file:line."""
-    if not path.is_file():
-        raise PredictionFormatError(f"{path}: no such file")
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                yield lineno, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise PredictionFormatError(f"{path}:{lineno}: not UTF-8 ({err.reason} at byte {err.start})") \
-                    from None
-
-
 def _read_json(path: Path):
     if not path.is_file():
         raise PredictionFormatError(f"{path}: no such file")
@@ -194,7 +182,7 @@ def _read_json(path: Path):
 
 def _read_items(path: Path, task: str) -> List[str]:
     items = []
-    for lineno, line in _lines(path):
+    for lineno, line in numbered_lines(path, PredictionFormatError):
         value = line.strip()
         if not value:
             raise PredictionFormatError(f"{path}:{lineno}: empty line; the file needs one item per line")
@@ -213,7 +201,7 @@ def _read_tags(path: Path) -> List[List[str]]:
     """Sentences of tags; a blank line ends a sentence (runs of blank lines give empty sentences, as the
     official reader's; they only matter to the sentence count)."""
     sentences, current = [], []
-    for lineno, line in _lines(path):
+    for lineno, line in numbered_lines(path, PredictionFormatError):
         value = line.strip()
         if not value:
             sentences.append(current)
@@ -229,7 +217,7 @@ def _read_tags(path: Path) -> List[List[str]]:
 
 def _read_xcopa(path: Path) -> List[int]:
     labels = []
-    for lineno, line in _lines(path):
+    for lineno, line in numbered_lines(path, PredictionFormatError):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:

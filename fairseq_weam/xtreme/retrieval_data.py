@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
 
+from fairseq_weam.text_file import json_object_lines, numbered_lines
 from fairseq_weam.xtreme.io import XtremeDataError
 
 #: ISO 639-1 -> the ISO 639-3 code of LASER's Tatoeba files (XTREME-R's Tatoeba languages)
@@ -33,35 +34,20 @@ TATOEBA_LANG3 = {
 
 
 def _text_lines(path: Path) -> List[str]:
-    if not path.is_file():
-        raise XtremeDataError(f"{path}: no such file")
     lines = []
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as err:
-                raise XtremeDataError(f"{path}:{lineno}: not UTF-8 ({err.reason} at byte {err.start})") from None
-            if not line:
-                raise XtremeDataError(f"{path}:{lineno}: empty line; remove it")
-            lines.append(line)
+    for lineno, line in numbered_lines(path, XtremeDataError):
+        line = line.strip()
+        if not line:
+            raise XtremeDataError(f"{path}:{lineno}: empty line; remove it")
+        lines.append(line)
     if not lines:
         raise XtremeDataError(f"{path}: no sentences")
     return lines
 
 
 def _json_lines(path: Path):
-    if not path.is_file():
-        raise XtremeDataError(f"{path}: no such file")
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise XtremeDataError(f"{path}:{lineno}: not a JSON object ({err})") from None
-            if not isinstance(row, dict):
-                raise XtremeDataError(f"{path}:{lineno}: not a JSON object")
-            yield f"{path}:{lineno}", row
+    for lineno, row in json_object_lines(path, XtremeDataError):
+        yield f"{path}:{lineno}", row
 
 
 def _json(path: Path):

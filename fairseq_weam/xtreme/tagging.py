@@ -25,6 +25,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from fairseq_weam.atomic import atomic_path
 from fairseq_weam.errors import WeamError
+from fairseq_weam.text_file import numbered_lines
 from fairseq_weam.text.pieces import WORD_BOUNDARY, word_spans
 from fairseq_weam.xtreme.binarize import preprocess_column
 from fairseq_weam.xtreme.encoding import SPECIAL_TOKENS_PER_SENTENCE, load_sentencepiece
@@ -62,8 +63,6 @@ def task_tags(task: str) -> List[str]:
 def read_tagged(path, tags: Sequence[str], require_tags: bool = True) -> List[TaggedSentence]:
     """The sentences of one file. ``require_tags``: an unlabelled file is an error (training data)."""
     path = Path(path)
-    if not path.is_file():
-        raise TaggingDataError(f"{path}: no such file")
     allowed = set(tags)
     sentences, words, labels, first, labelled = [], [], [], 0, None
 
@@ -73,34 +72,29 @@ def read_tagged(path, tags: Sequence[str], require_tags: bool = True) -> List[Ta
             words.clear()
             labels.clear()
 
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise TaggingDataError(f"{path}:{lineno}: not UTF-8 ({err.reason} at byte {err.start})") from None
-            if not line.strip() or line.startswith("-DOCSTART-"):
-                close()
-                continue
-            fields = line.split("\t")
-            if len(fields) > 2 or not fields[0].strip() or (len(fields) == 2 and not fields[1].strip()):
-                raise TaggingDataError(f"{path}:{lineno}: expected 'word<TAB>tag' or 'word', got {line!r}")
-            has_tag = len(fields) == 2
-            if labelled is None:
-                labelled = has_tag
-            elif has_tag != labelled:
-                raise TaggingDataError(f"{path}:{lineno}: {'a tag' if has_tag else 'no tag'} on this line but "
-                                       f"{'none' if has_tag else 'one'} on the lines before; label every line "
-                                       "of a file or none")
-            if has_tag:
-                tag = fields[1].strip()
-                if tag not in allowed:
-                    raise TaggingDataError(f"{path}:{lineno}: unknown tag {tag!r}; the task's tags are "
-                                           f"{', '.join(tags)}")
-                labels.append(tag)
-            if not words:
-                first = lineno
-            words.append(fields[0])
+    for lineno, line in numbered_lines(path, TaggingDataError):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            close()
+            continue
+        fields = line.split("\t")
+        if len(fields) > 2 or not fields[0].strip() or (len(fields) == 2 and not fields[1].strip()):
+            raise TaggingDataError(f"{path}:{lineno}: expected 'word<TAB>tag' or 'word', got {line!r}")
+        has_tag = len(fields) == 2
+        if labelled is None:
+            labelled = has_tag
+        elif has_tag != labelled:
+            raise TaggingDataError(f"{path}:{lineno}: {'a tag' if has_tag else 'no tag'} on this line but "
+                                   f"{'none' if has_tag else 'one'} on the lines before; label every line "
+                                   "of a file or none")
+        if has_tag:
+            tag = fields[1].strip()
+            if tag not in allowed:
+                raise TaggingDataError(f"{path}:{lineno}: unknown tag {tag!r}; the task's tags are "
+                                       f"{', '.join(tags)}")
+            labels.append(tag)
+        if not words:
+            first = lineno
+        words.append(fields[0])
     close()
     if require_tags and not labelled:
         raise TaggingDataError(f"{path}: {'no sentences' if not sentences else 'no tags'}; training and "

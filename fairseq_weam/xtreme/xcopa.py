@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from fairseq_weam.atomic import atomic_path
+from fairseq_weam.text_file import json_object_lines
 from fairseq_weam.xtreme.binarize import preprocess_column
 from fairseq_weam.xtreme.encoding import PairEncoder
 from fairseq_weam.xtreme.io import XtremeDataError
@@ -43,36 +44,21 @@ class XcopaExample(NamedTuple):
 def read_xcopa(path) -> List[XcopaExample]:
     """Examples of an XCOPA JSON-lines file; a malformed line or an unknown label/question names file:line."""
     path = Path(path)
-    if not path.is_file():
-        raise XtremeDataError(f"{path}: no such file")
     examples = []
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as err:
-                raise XtremeDataError(f"{where}: not UTF-8 ({err.reason} at byte {err.start})") from None
-            if not line:
-                raise XtremeDataError(f"{where}: empty line; remove it")
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise XtremeDataError(f"{where}: not a JSON object ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise XtremeDataError(f"{where}: not a JSON object")
-            missing = [k for k in ("premise", "choice1", "choice2", "question", "label") if k not in row]
-            if missing:
-                raise XtremeDataError(f"{where}: missing {', '.join(missing)}")
-            if row["question"] not in QUESTIONS:
-                raise XtremeDataError(f"{where}: unknown question {row['question']!r}; expected cause or effect")
-            if type(row["label"]) is not int or not 0 <= row["label"] < NUM_CHOICES:
-                raise XtremeDataError(f"{where}: unknown label {row['label']!r}; expected 0 or 1")
-            texts = [row[k] for k in ("premise", "choice1", "choice2")]
-            if not all(isinstance(t, str) and t.strip() for t in texts):
-                raise XtremeDataError(f"{where}: premise, choice1 and choice2 must be non-empty strings")
-            examples.append(XcopaExample(int(row.get("idx", lineno - 1)), texts[0].strip(), row["question"],
-                                         (texts[1].strip(), texts[2].strip()), row["label"]))
+    for lineno, row in json_object_lines(path, XtremeDataError):
+        where = f"{path}:{lineno}"
+        missing = [k for k in ("premise", "choice1", "choice2", "question", "label") if k not in row]
+        if missing:
+            raise XtremeDataError(f"{where}: missing {', '.join(missing)}")
+        if row["question"] not in QUESTIONS:
+            raise XtremeDataError(f"{where}: unknown question {row['question']!r}; expected cause or effect")
+        if type(row["label"]) is not int or not 0 <= row["label"] < NUM_CHOICES:
+            raise XtremeDataError(f"{where}: unknown label {row['label']!r}; expected 0 or 1")
+        texts = [row[k] for k in ("premise", "choice1", "choice2")]
+        if not all(isinstance(t, str) and t.strip() for t in texts):
+            raise XtremeDataError(f"{where}: premise, choice1 and choice2 must be non-empty strings")
+        examples.append(XcopaExample(int(row.get("idx", lineno - 1)), texts[0].strip(), row["question"],
+                                     (texts[1].strip(), texts[2].strip()), row["label"]))
     if not examples:
         raise XtremeDataError(f"{path}: no examples")
     return examples
