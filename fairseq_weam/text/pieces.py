@@ -1,9 +1,13 @@
-"""Word boundaries over sentencepiece pieces: the one definition the data contract rests on.
+"""Word boundaries over pieces: the one definition the data contract rests on.
 
 A word is a run of pieces that starts at a piece beginning with ``▁`` (U+2581), or at the first piece of
-the line. Preparation (aligners see one token per word, word links are projected onto pieces) and
-training (whole-word masking, the word-exchange links, retrieval's word pooling) both use this module,
-so a word index in an ``.align`` file and a word index computed from token ids always agree.
+the line. WordPiece vocabularies (BERT, mBERT) mark the other end: a piece beginning with ``##`` continues
+a word, any other piece begins one. The plugin spells a WordPiece entry as a piece of this module
+(:func:`piece_of_wordpiece`: ``play ##ing`` -> ``▁play ing``), in the data and in the fairseq dictionary
+alike, so one rule, and every function below, holds for both vocabularies. Preparation (aligners see
+one token per word, word links are projected onto pieces) and training (whole-word masking, the
+word-exchange links, retrieval's word pooling) both use this module, so a word index in an ``.align``
+file and a word index computed from token ids always agree.
 fairseq's own whole-word masking for ``masked_lm`` is broken (issue #3924); the table below replaces it.
 """
 from typing import List, Sequence
@@ -11,6 +15,22 @@ from typing import List, Sequence
 import numpy as np
 
 WORD_BOUNDARY = "\u2581"
+WORDPIECE_CONTINUATION = "##"
+
+
+def piece_of_wordpiece(token: str) -> str:
+    """A WordPiece vocabulary entry spelled with ``▁`` word starts: ``##ing`` -> ``ing``, ``play`` -> ``▁play``.
+
+    A lone ``##`` is a whole word (WordPiece continuations have a body), so it becomes ``▁##``.
+    """
+    if token.startswith(WORDPIECE_CONTINUATION) and len(token) > len(WORDPIECE_CONTINUATION):
+        return token[len(WORDPIECE_CONTINUATION):]
+    return WORD_BOUNDARY + token
+
+
+def wordpiece_of_piece(piece: str) -> str:
+    """The WordPiece entry :func:`piece_of_wordpiece` spelled as ``piece`` (its inverse where one exists)."""
+    return piece[len(WORD_BOUNDARY):] if piece.startswith(WORD_BOUNDARY) else WORDPIECE_CONTINUATION + piece
 
 
 def word_spans(pieces: Sequence[str]) -> List[range]:
