@@ -1,0 +1,1 @@
+"""Cross-lingual word embeddings and synthetic pseudo-parallel pairs with exact word links (``weam-synthesize``)."""
