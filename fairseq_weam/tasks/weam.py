@@ -3,9 +3,11 @@
 Reads the data directory written by ``weam-prepare`` (one shared ``dict.txt``; per pair
 ``{split}.{l1}-{l2}.{l1|l2}`` and ``{split}.align.{l1}-{l2}``), samples language pairs with temperature α,
 masks both sides of every pair (the same pieces for every objective of one seed), and formats the batch for
-``--objective weam|tlm|mlm`` (one-row formats show each pair in both orders). The method is a
-re-implementation from the paper's Figure 1 (DESIGN.md §4). Settings under which nothing can be predicted,
-or that cannot run here, are refused in ``setup_task`` (``WeamTaskError``, one line).
+``--objective weam|tlm|mlm`` (one-row formats show each pair in both orders), for ``contrastive`` (unmasked pairs,
+InfoNCE over in-batch negatives; also added to weam/tlm/mlm by ``--contrastive-weight``), or for ``hybrid``
+(several objectives per update, or alternated batch by batch: ``--hybrid-objectives``, ``--hybrid-batching``).
+The method is a re-implementation from the paper's Figure 1 (DESIGN.md §4). Settings under which nothing can be
+predicted, or that cannot run here, are refused in ``setup_task`` (``WeamTaskError``, one line).
 """
 import logging
 import os
@@ -29,7 +31,15 @@ from fairseq_weam.data import (  # noqa: F401  (find_lang_pairs: re-exported, pa
     sample_pairs_with_temperature,
     select_lang_pairs,
 )
-from fairseq_weam.data.objective_batch_dataset import INPUT_MODES, OBJECTIVES
+from fairseq_weam.data.contrastive_batch_dataset import ContrastiveBatchDataset
+from fairseq_weam.data.hybrid_batches import (
+    BATCHINGS,
+    TASK_OBJECTIVES,
+    HybridBatchDataset,
+    HybridSpecError,
+    parse_hybrid_objectives,
+)
+from fairseq_weam.data.objective_batch_dataset import INPUT_MODES
 from fairseq_weam.errors import WeamError
 from fairseq_weam.text.pieces import word_start_table
 
@@ -51,10 +61,28 @@ class WeamConfig(FairseqDataclass):
         metadata={"help": "comma-separated language pairs to train on, e.g. en-de,en-fr "
                           "(default: every pair found in the data directory)"},
     )
-    objective: ChoiceEnum(OBJECTIVES) = field(
+    objective: ChoiceEnum(TASK_OBJECTIVES) = field(
         default="weam",
         metadata={"help": "weam: multilingual + cross-lingual (word-exchange) prediction; tlm: <s> x </s> y </s> "
-                          "masked LM; mlm: x and y as separate monolingual masked LM examples"},
+                          "masked LM; mlm: x and y as separate monolingual masked LM examples; contrastive: "
+                          "sentence-level InfoNCE over in-batch negatives (unmasked pairs); hybrid: the objectives "
+                          "of --hybrid-objectives"},
+    )
+    contrastive_weight: Optional[float] = field(
+        default=None,
+        metadata={"help": "weight w of the contrastive loss: with --objective weam|tlm|mlm, adds w * InfoNCE over the "
+                          "unmasked pairs of the same batch (default: no contrastive term); with --objective hybrid, "
+                          "weighs the contrastive objective's mean (default 1)"},
+    )
+    hybrid_objectives: Optional[str] = field(
+        default=None,
+        metadata={"help": "--objective hybrid: objectives and their shares of the items, e.g. "
+                          "weam:0.5,contrastive:0.3,mlm:0.2 (each loss averaged over its own items)"},
+    )
+    hybrid_batching: ChoiceEnum(BATCHINGS) = field(
+        default="mixed",
+        metadata={"help": "--objective hybrid: mixed = one update holds items of every objective; alternate = each "
+                          "batch holds one objective's items (same assignment of items to objectives)"},
     )
     input_mode: ChoiceEnum(INPUT_MODES) = field(
         default="separate",
@@ -92,11 +120,11 @@ class WeamConfig(FairseqDataclass):
         metadata={"help": "tlm and weam --input-mode concat: positions restart at the second sentence, which "
                           "gets the positions it would have alone (<s> y </s>), as XLM's TLM"},
     )
-    order_by_padded_cost: bool = field(
+    order_by_pair_length: bool = field(
         default=False,
-        metadata={"help": "batch pairs by what they cost in the padded batch (2 * (max(|x|, |y|) + 2) for two rows) "
-                          "instead of by |x| + |y|: much less padding for weam --input-mode separate and mlm, whose "
-                          "batches then differ from tlm's; no effect on one-row formats"},
+        metadata={"help": "batch pairs by |x| + |y| instead of by what they cost in the padded batch (the default: "
+                          "2 * (max(|x|, |y|) + 2) for two rows, |x| + |y| + 3 for one row); the cost order pads "
+                          "much less for weam --input-mode separate and mlm, whose batches then differ from tlm's"},
     )
     seed: int = II("common.seed")
     fp16: bool = II("common.fp16")
@@ -163,6 +191,7 @@ class WeamTask(FairseqTask):
                 f"--input-mode concat); --objective {cfg.objective} --input-mode {cfg.input_mode} encodes each "
                 "sentence as its own row, whose positions already start at its beginning: drop the flag"
             )
+        WeamTask.hybrid_shares(cfg)  # refuses bad --objective / --hybrid-objectives / --contrastive-weight settings
         # `is True`: a WeamConfig built outside fairseq holds the unresolved "${common.fp16}" strings
         half = [flag for flag in ("fp16", "bf16") if getattr(cfg, flag, False) is True]
         cpu = getattr(cfg, "cpu", False) is True
@@ -172,6 +201,34 @@ class WeamTask(FairseqTask):
                 f"{flag} needs a CUDA GPU; this run is {'with --cpu' if cpu else 'on a machine without one'}: "
                 f"drop {flag} to train in float32 on CPU, or run on a GPU"
             )
+
+    @staticmethod
+    def hybrid_shares(cfg):
+        """``{objective: share}`` of ``--objective hybrid`` (None otherwise); refuses inconsistent flags."""
+        if cfg.objective != "hybrid":
+            if cfg.hybrid_objectives:
+                raise HybridSpecError(
+                    f"--hybrid-objectives needs --objective hybrid (got --objective {cfg.objective}): add it, or "
+                    "drop --hybrid-objectives")
+            if cfg.objective == "contrastive" and cfg.contrastive_weight is not None:
+                raise HybridSpecError(
+                    "--contrastive-weight weighs the contrastive term added to weam/tlm/mlm or in a hybrid; with "
+                    "--objective contrastive alone it has nothing to weigh: drop it")
+            return None
+        if not cfg.hybrid_objectives:
+            raise HybridSpecError(
+                "--objective hybrid needs --hybrid-objectives, e.g. weam:0.5,contrastive:0.3,mlm:0.2")
+        shares = parse_hybrid_objectives(cfg.hybrid_objectives)
+        if cfg.contrastive_weight is not None and "contrastive" not in shares:
+            raise HybridSpecError(
+                f"--contrastive-weight with --hybrid-objectives {cfg.hybrid_objectives}: no contrastive objective "
+                "to weigh; add contrastive:<share> or drop the flag")
+        return shares
+
+    def objective_names(self):
+        """The objectives whose batches this task formats."""
+        shares = self.hybrid_shares(self.cfg)
+        return list(shares) if shares else [self.cfg.objective]
 
     @staticmethod
     def check_checkpoint_vocabulary(cfg, dict_path, vocab_size):
@@ -211,8 +268,8 @@ class WeamTask(FairseqTask):
         """The ``AlignedPairDataset`` of one language pair and split."""
         return load_aligned_pairs(
             self.cfg.data, split, pair, self.dictionary, (self.cfg.tokens_per_sample - 3) // 2,
-            require_alignments=self.cfg.objective == "weam",
-            separate_rows=not is_concat(self.cfg.objective, self.cfg.input_mode),
+            require_alignments="weam" in self.objective_names(),
+            separate_rows=not all(is_concat(name, self.cfg.input_mode) for name in self.objective_names()),
         )
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
@@ -231,9 +288,32 @@ class WeamTask(FairseqTask):
             random_token_prob=self.cfg.random_token_prob,
             starts_table=self.starts_table,
         )
-        self.datasets[split] = ObjectiveBatchDataset(
-            masked, self.dictionary, self.cfg.objective, self.cfg.input_mode, shuffle=is_train, seed=self.cfg.seed,
-            both_orders=not self.cfg.fixed_pair_order, reset_positions=self.cfg.reset_positions,
-            order_by_cost=self.cfg.order_by_padded_cost,
-        )
+        self.datasets[split] = self.format_batches(dataset, masked, is_train)
         return self.datasets[split]
+
+    def objective_batches(self, masked, objective, is_train):
+        """The ``ObjectiveBatchDataset`` formatting ``masked`` pairs for ``objective`` (weam, tlm or mlm)."""
+        return ObjectiveBatchDataset(
+            masked, self.dictionary, objective, self.cfg.input_mode, shuffle=is_train, seed=self.cfg.seed,
+            both_orders=not self.cfg.fixed_pair_order, reset_positions=self.cfg.reset_positions,
+            order_by_cost=not self.cfg.order_by_pair_length,
+        )
+
+    def format_batches(self, pairs, masked, is_train):
+        """The batches of ``--objective``: one objective's, contrastive rows (alone or added to weam/tlm/mlm), or
+        hybrid (each item formatted by the objective it is assigned)."""
+        def formatter(name):
+            if name == "contrastive":  # unmasked rows, ordered and batched as mlm's two rows per pair
+                return ContrastiveBatchDataset(self.objective_batches(masked, "mlm", is_train), self.dictionary)
+            return self.objective_batches(masked, name, is_train)
+
+        shares = self.hybrid_shares(self.cfg)
+        if shares:
+            return HybridBatchDataset({name: formatter(name) for name in shares}, shares, self.cfg.seed,
+                                      self.cfg.hybrid_batching)
+        if self.cfg.objective == "contrastive":
+            return ContrastiveBatchDataset(self.objective_batches(pairs, "mlm", is_train), self.dictionary)
+        batches = self.objective_batches(masked, self.cfg.objective, is_train)
+        if self.cfg.contrastive_weight is not None:
+            return ContrastiveBatchDataset(batches, self.dictionary, with_objective_batch=True)
+        return batches
