@@ -21,6 +21,10 @@ class PrepareConfig:
         default=None, metadata={"help": "existing sentencepiece model (e.g. XLM-R's sentencepiece.bpe.model); needs --dict"}
     )
     dict: Optional[str] = field(default=None, metadata={"help": "fairseq dict.txt that goes with --spm-model"})
+    hf_tokenizer: Optional[str] = field(
+        default=None, metadata={"help": "encode with this Hugging Face WordPiece tokenizer (a BERT/mBERT directory) "
+                                        "instead of sentencepiece; dict.txt follows its vocabulary (weam-convert from-hf)"}
+    )
     vocab_size: int = field(default=8000, metadata={"help": "vocabulary size of the sentencepiece model trained when no --spm-model is given"})
     spm_model_type: str = field(default="unigram", metadata={"help": "sentencepiece model type to train (unigram, bpe)"})
     spm_character_coverage: float = field(default=0.9995, metadata={"help": "share of characters the trained model covers"})
@@ -59,6 +63,8 @@ class PrepareConfig:
                 raise PrepareError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if (self.spm_model is None) != (self.dict is None):
             raise PrepareError("--spm-model and --dict go together (the model and the fairseq dict.txt made from it)")
+        if self.hf_tokenizer and self.spm_model:
+            raise PrepareError("--hf-tokenizer replaces --spm-model and --dict: give one or the other")
         if self.workers < 1 or self.max_len < 1 or self.max_chars < 1 or self.max_ratio < 1:
             raise PrepareError("--workers, --max-len, --max-chars must be >= 1 and --max-ratio >= 1.0")
         if not 0 <= self.max_unk_share <= 1:

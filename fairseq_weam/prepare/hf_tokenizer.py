@@ -82,15 +82,24 @@ class WordPieceVocabulary:
             f.writelines(f"{symbol} 1\n" for symbol in self.fairseq_symbols())
 
 
-class WordPieceEncoder:
-    """Encodes lines into pieces like ``sentencepiece.SentencePieceProcessor.encode(lines, out_type=str)``."""
+def write_tokenizer_json(bert_dir, path):
+    """The tokenizer of ``bert_dir`` as one ``tokenizer.json`` (normalizer, pre-tokenizer, WordPiece vocabulary)."""
+    Path(path).write_text(load_hf_tokenizer(bert_dir).backend_tokenizer.to_str(), encoding="utf-8")
 
-    def __init__(self, bert_dir):
-        self.tokenizer = load_hf_tokenizer(bert_dir)
-        self.pieces = WordPieceVocabulary(bert_dir, self.tokenizer).pieces
+
+class WordPieceEncoder:
+    """Encodes lines into pieces like ``sentencepiece.SentencePieceProcessor.encode(lines, out_type=str)``,
+    with the ``tokenizer.json`` of :func:`write_tokenizer_json` (the ``tokenizers`` library, no transformers)."""
+
+    def __init__(self, tokenizer_json):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        size = self.tokenizer.get_vocab_size(with_added_tokens=True)
+        self.pieces = [piece_of_wordpiece(self.tokenizer.id_to_token(i)) for i in range(size)]
 
     def encode(self, lines: Sequence[str], out_type=str) -> List[List[str]]:
         if out_type is not str:
             raise TypeError("WordPieceEncoder.encode gives pieces (out_type=str) only")
-        ids = self.tokenizer(list(lines), add_special_tokens=False)["input_ids"] if lines else []
-        return [[self.pieces[i] for i in row] for row in ids]
+        encoded = self.tokenizer.encode_batch(list(lines), add_special_tokens=False) if lines else []
+        return [[self.pieces[i] for i in e.ids] for e in encoded]

@@ -21,7 +21,8 @@ from fairseq_weam.fairseq_preprocess import PreprocessError
 from fairseq_weam.prepare.binarize import PairBinarizer, binarize_pair, binarized_names, count_unknown_pieces
 from fairseq_weam.prepare.cleaning import clean_split
 from fairseq_weam.prepare.config import PrepareConfig, PrepareError
-from fairseq_weam.prepare.piece_alignment import align_pair, segmentation_settings
+from fairseq_weam.prepare.hf_tokenizer import WordPieceVocabulary, write_tokenizer_json
+from fairseq_weam.prepare.piece_alignment import PairAlignment, segmentation_settings
 from fairseq_weam.prepare.raw_corpus import (
     check_parallel, discover_pairs, file_signature_list, pair_name, pair_splits, parse_pair_list, raw_paths,
 )
@@ -32,6 +33,7 @@ from fairseq_weam.prepare.stages import StageRunner, file_signature
 from fairseq_weam.prepare.worker_pool import WorkerPool
 
 SPM_NAME = "sentencepiece.bpe.model"
+HF_TOKENIZER_NAME = "tokenizer.json"
 
 
 def prepare(cfg: PrepareConfig, log=print) -> List[str]:
@@ -79,6 +81,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
     for d in (dest, clean_dir, pieces_dir):
         d.mkdir(parents=True, exist_ok=True)
     runner = StageRunner(work, log)
+    timeline = []  # (step, start, end) wall-clock times of the align stages' steps, for the report
     suffixes = lambda pair: list(pair) + (["align"] if with_alignment else [])  # noqa: E731
 
     clean_sigs = {}
@@ -103,6 +106,10 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
     if cfg.spm_model:
         spm_settings = ["given", file_signature(cfg.spm_model)]
         spm_fn = lambda partials: shutil.copyfile(cfg.spm_model, partials[0])  # noqa: E731
+    elif cfg.hf_tokenizer:  # a Hugging Face WordPiece tokenizer encodes instead (prepare/hf_tokenizer.py)
+        model_path = dest / HF_TOKENIZER_NAME
+        spm_settings = ["hf", file_signature_list(sorted(Path(cfg.hf_tokenizer).iterdir()))]
+        spm_fn = lambda partials: write_tokenizer_json(cfg.hf_tokenizer, partials[0])  # noqa: E731
     else:
         train_texts = [clean_dir / f"train.{pair_name(p)}.{lang}" for p in pairs for lang in p]
         spm_settings = ["trained", sorted(clean_sigs.values()), cfg.vocab_size, cfg.spm_model_type,
@@ -137,6 +144,9 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
     if cfg.dict:
         dict_settings = ["given", file_signature(cfg.dict)]
         dict_fn = lambda partials: shutil.copyfile(cfg.dict, partials[0])  # noqa: E731
+    elif cfg.hf_tokenizer:
+        dict_settings = ["hf", spm_sig]
+        dict_fn = lambda partials: WordPieceVocabulary(cfg.hf_tokenizer).write_dict(partials[0])  # noqa: E731
     else:
         dict_settings = ["counted", spm_sig, sorted(encode_sigs.values())]
         dict_fn = lambda partials: write_fairseq_dict(model_path, piece_files, partials[0])  # noqa: E731
@@ -155,34 +165,66 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
         runner.run(f"unk:{name}", [dict_sig, encode_sigs[pair]], [pieces_dir / f"{name}.unk.json"], count_unk)
         _check_unk_share(pair, runner.results[f"unk:{name}"]["stats"], cfg)
 
+    align_cfg, jobs, opened = dataclasses.replace(cfg, **binaries), [], {}
     for pair in pairs:
         name = pair_name(pair)
         ins = {s: [pieces_dir / f"{s}.{name}.{pair[0]}", pieces_dir / f"{s}.{name}.{pair[1]}"]
                + ([pieces_dir / f"{s}.{name}.align.pieces"] if with_alignment else []) for s in splits[pair]}
         outs = {s: pieces_dir / f"{s}.{name}.align" for s in splits[pair]}
-
-        def align(partials, ins=ins, outs=outs, pair=pair):
-            return align_pair(ins, dict(zip(outs, partials)), dataclasses.replace(cfg, **binaries), work, pair, pool)
-
         tools = {flag: file_signature(path) for flag, path in sorted(binaries.items())}  # a rebuilt binary re-runs
         settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools,
                     segmentation_settings(cfg, pair)]
-        names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
-        outputs = {n: dest / n for n in names}
-        binarize_settings = [runner.signature(f"align:{name}", settings), dict_sig, encode_sigs[pair]]
-        with PairBinarizer(pool, pieces_dir, pair, splits[pair], dict_path, work) as binarizer:
-            if runner.will_run(f"binarize:{name}", binarize_settings, list(outputs.values())):
-                binarizer.start("text")  # the workers binarize the text while the aligner runs
-            runner.run(f"align:{name}", settings, list(outs.values()), align)
+        jobs.append((pair, ins, outs, settings))
 
-            def binarize(partials, pair=pair, outputs=outputs, binarizer=binarizer):
-                binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)), cfg.workers,
-                              work, binarizer=binarizer)
+    def alignment(k):
+        """Pair k's :class:`PairAlignment`, opened on first use; None when its align stage is complete."""
+        if k >= len(jobs):
+            return None
+        if k not in opened:
+            pair, ins, outs, settings = jobs[k]
+            will_run = runner.will_run(f"align:{pair_name(pair)}", settings, list(outs.values()))
+            opened[k] = PairAlignment(ins, align_cfg, work, pair, pool).open() if will_run else None
+        return opened[k]
 
-            runner.run(f"binarize:{name}", binarize_settings, list(outputs.values()), binarize)
+    try:
+        for k, (pair, ins, outs, settings) in enumerate(jobs):
+            name = pair_name(pair)
+
+            def align(partials, k=k, outs=outs, name=name):
+                current, following = alignment(k), alignment(k + 1)
+                current.start_aligner()
+                if following is not None:
+                    following.write_words()  # the workers write the next pair's words while this aligner runs
+                current.wait_aligner()
+                if following is not None:
+                    following.start_aligner()  # the next aligner runs while this pair is projected and binarized
+                stats = current.finish(dict(zip(outs, partials)))
+                timeline.extend((f"{step}:{name}", a, b) for step, a, b in current.timeline)
+                return stats
+
+            names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
+            outputs = {n: dest / n for n in names}
+            binarize_settings = [runner.signature(f"align:{name}", settings), dict_sig, encode_sigs[pair]]
+            with PairBinarizer(pool, pieces_dir, pair, splits[pair], dict_path, work) as binarizer:
+                if runner.will_run(f"binarize:{name}", binarize_settings, list(outputs.values())):
+                    binarizer.start("text")  # the workers binarize the text while the aligner runs
+                runner.run(f"align:{name}", settings, list(outs.values()), align)
+                if opened.get(k) is not None:
+                    opened[k].close()  # its temporary files go now
+
+                def binarize(partials, pair=pair, outputs=outputs, binarizer=binarizer):
+                    binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)),
+                                  cfg.workers, work, binarizer=binarizer)
+
+                runner.run(f"binarize:{name}", binarize_settings, list(outputs.values()), binarize)
+    finally:  # an error or interrupt ends the aligners started ahead and removes their files
+        for started in opened.values():
+            if started is not None:
+                started.close()
 
     report_missing = not (dest / "prep_report.json").exists() or not (dest / "prep_report.txt").exists()
-    report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path), dataclasses.asdict(cfg))
+    report = build_report([pair_name(p) for p in pairs], runner.results, _dict_size(dict_path), dataclasses.asdict(cfg),
+                          timeline)
     if runner.any_ran or report_missing:
         lines = write_report(dest, report)
     else:

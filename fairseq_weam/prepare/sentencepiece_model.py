@@ -16,6 +16,7 @@ from tqdm import tqdm
 from fairseq_weam.align.pharaoh import read_valid_links
 from fairseq_weam.text.pieces import word_spans
 from fairseq_weam.prepare.config import PrepareError
+from fairseq_weam.prepare.hf_tokenizer import WordPieceEncoder
 from fairseq_weam.prepare.worker_pool import WorkerPool, loaded
 
 _BATCH = 1000
@@ -58,6 +59,8 @@ def train_sentencepiece(text_paths: Sequence, model_path, vocab_size: int, model
 
 
 def _processor(model_path) -> spm.SentencePieceProcessor:
+    if str(model_path).endswith(".json"):  # --hf-tokenizer: a WordPiece tokenizer.json, same encode()
+        return WordPieceEncoder(model_path)
     return spm.SentencePieceProcessor(model_file=str(model_path))
 
 
