@@ -19,7 +19,7 @@ def eflomal_binary(given=None) -> str:
     return find_binary("eflomal-align", given, INSTALL_HINT, "--eflomal-bin")
 
 
-def align_eflomal(src_path, tgt_path, forward_path, reverse_path, binary=None, extra_args=(), tmp_dir=None):
+def align_eflomal(src_path, tgt_path, forward_path, reverse_path, binary=None, extra_args=(), tmp_dir=None, on_start=None):
     """Write forward and reverse links of the word-level files ``src_path`` / ``tgt_path``.
 
     eflomal-align keeps its own temporary files under ``TMPDIR``: ``tmp_dir`` when given.
@@ -27,5 +27,5 @@ def align_eflomal(src_path, tgt_path, forward_path, reverse_path, binary=None, e
     run_tool(
         [eflomal_binary(binary), "-s", src_path, "-t", tgt_path, "-f", forward_path, "-r", reverse_path,
          "--overwrite", *extra_args],
-        "eflomal-align", INSTALL_HINT, tmp_dir=tmp_dir,
+        "eflomal-align", INSTALL_HINT, tmp_dir=tmp_dir, on_start=on_start,
     )

@@ -4,7 +4,7 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from fairseq_weam.errors import WeamError
 
@@ -23,8 +23,11 @@ def find_binary(name: str, given: Optional[str], install_hint: str, flag: str) -
     return found
 
 
-def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None, tmp_dir=None, env=None) -> str:
+def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None, tmp_dir=None, env=None,
+             on_start: Optional[Callable[[subprocess.Popen], None]] = None) -> str:
     """Run ``args``; return its stdout (when not redirected to the ``stdout`` file object).
+
+    ``on_start(proc)`` is called once the process runs (a caller in another thread can then end it).
 
     The tool runs in its own process group (with ``TMPDIR=tmp_dir`` when given, so its own temporary
     files land there, and with the variables of ``env`` set); an exception or interrupt while it runs ends the whole group, workers included.
@@ -44,6 +47,8 @@ def run_tool(args: Sequence[str], name: str, install_hint: str, stdout=None, tmp
     except PermissionError:
         raise AlignerError(f"{name} binary is not executable: {args[0]}; install it: {install_hint}") from None
     try:
+        if on_start is not None:
+            on_start(proc)
         out, err = proc.communicate()
     except BaseException:
         end_process_group(proc)

@@ -35,7 +35,8 @@ def write_fast_align_input(src_path, tgt_path, joint_path):
             out.write(f"{fast_align_side(s)} {SEPARATOR} {fast_align_side(t)}\n")
 
 
-def align_fast_align(src_path, tgt_path, forward_path, reverse_path, binary=None, joint_path=None, tmp_dir=None):
+def align_fast_align(src_path, tgt_path, forward_path, reverse_path, binary=None, joint_path=None, tmp_dir=None,
+                     on_start=None):
     """Write forward and reverse links of the word-level files ``src_path`` / ``tgt_path``."""
     exe = find_binary("fast_align", binary, INSTALL_HINT, "--fast-align-bin")
     joint_path = joint_path or f"{forward_path}.input"
@@ -43,4 +44,4 @@ def align_fast_align(src_path, tgt_path, forward_path, reverse_path, binary=None
     for out_path, extra in ((forward_path, []), (reverse_path, ["-r"])):
         with open(out_path, "wb") as out:
             run_tool([exe, "-i", joint_path, "-d", "-o", "-v", *extra], "fast_align", INSTALL_HINT, stdout=out,
-                     tmp_dir=tmp_dir, env=DETERMINISTIC_ENV)
+                     tmp_dir=tmp_dir, env=DETERMINISTIC_ENV, on_start=on_start)

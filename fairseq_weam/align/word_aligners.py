@@ -6,11 +6,13 @@ and reverse links are checked against the word counts and symmetrized. Temporary
 included) live in a ``weam-align-*`` directory that is removed whatever happens, an interrupt included.
 """
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import FrozenSet, List, Optional, Sequence
 
 from fairseq_weam.align.eflomal_backend import align_eflomal
-from fairseq_weam.align.external_tool import AlignerError
+from fairseq_weam.align.external_tool import AlignerError, end_process_group
 from fairseq_weam.align.fast_align_backend import align_fast_align
 from fairseq_weam.align.pharaoh import AlignmentError, Link, check_links, parse_links, read_pharaoh_file
 from fairseq_weam.align.symmetrization import find_atools, symmetrize_files
@@ -50,14 +52,63 @@ def aligner_workspace(tmp_dir=None):
 
 
 def run_aligner(src_path, tgt_path, forward, reverse, aligner="eflomal", fast_align_bin=None, eflomal_bin=None,
-                tmp_dir=None):
-    """Write the forward and reverse word links of the word files ``src_path`` / ``tgt_path``."""
+                tmp_dir=None, on_start=None):
+    """Write the forward and reverse word links of the word files ``src_path`` / ``tgt_path``.
+
+    ``on_start(proc)`` is called with each process of the aligner as it starts.
+    """
     if aligner == "eflomal":
-        align_eflomal(src_path, tgt_path, forward, reverse, binary=eflomal_bin, tmp_dir=tmp_dir)
+        align_eflomal(src_path, tgt_path, forward, reverse, binary=eflomal_bin, tmp_dir=tmp_dir, on_start=on_start)
     elif aligner == "fast_align":
-        align_fast_align(src_path, tgt_path, forward, reverse, binary=fast_align_bin, tmp_dir=tmp_dir)
+        align_fast_align(src_path, tgt_path, forward, reverse, binary=fast_align_bin, tmp_dir=tmp_dir,
+                         on_start=on_start)
     else:
         raise ValueError(f"aligner {aligner!r} does not run on text; choose eflomal or fast_align")
+
+
+class BackgroundAligner:
+    """:func:`run_aligner` in a thread of this process, so other work runs while the aligner does.
+
+    ``wait()`` returns when it is done (raising its error, if any); ``stop()`` ends the aligner's process
+    group (an interrupt or an error elsewhere) and waits for the thread. ``started`` / ``ended``: wall-clock
+    times (``time.time()``) of the aligner run.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._lock = threading.Lock()
+        self._procs, self._stopped, self._error = [], False, None
+        self.started, self.ended = time.time(), None
+        self._thread = threading.Thread(target=self._run, args=args, kwargs=kwargs, daemon=True)
+        self._thread.start()
+
+    def _run(self, *args, **kwargs):
+        try:
+            run_aligner(*args, on_start=self._on_start, **kwargs)
+        except BaseException as err:  # handed to wait()
+            self._error = err
+        finally:
+            self.ended = time.time()
+
+    def _on_start(self, proc):
+        with self._lock:
+            self._procs.append(proc)
+            stopped = self._stopped
+        if stopped:  # stop() came first: this process ends at once
+            end_process_group(proc)
+
+    def wait(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self):
+        with self._lock:
+            self._stopped = True
+            procs = list(self._procs)
+        for proc in procs:
+            if proc.poll() is None:
+                end_process_group(proc)
+        self._thread.join()
 
 
 def check_line_count(path, sentences: int, aligner: str):

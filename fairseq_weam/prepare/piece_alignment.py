@@ -10,6 +10,7 @@ Nothing is held per corpus: the piece files are read in chunks of lines, and eac
 the aligner) or symmetrized and projected (after it) in the run's worker pool, results written in order.
 """
 import itertools
+import time
 from collections import Counter, deque
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,7 +20,7 @@ from fairseq_weam.align.pharaoh import parse_links
 from fairseq_weam.align.piece_projection import projected_line
 from fairseq_weam.align.symmetrization import parse_atools_line, run_atools, symmetrize
 from fairseq_weam.align.word_aligners import (
-    aligner_workspace, check_line_count, read_checked_links, run_aligner,
+    BackgroundAligner, aligner_workspace, check_line_count, read_checked_links,
 )
 from fairseq_weam.text.pieces import WORD_BOUNDARY, word_spans
 from fairseq_weam.text.segmentation import (
@@ -152,62 +153,134 @@ def align_pair(piece_paths: Dict[str, Sequence], out_paths: Dict[str, object], c
 
     ``langs`` are the pair's language codes (source first): they choose the segmenters and key the figures.
     Chunks of ``chunk_lines`` lines run in ``pool`` (a :class:`~fairseq_weam.prepare.worker_pool.WorkerPool`)
-    when given; the output does not depend on either.
+    when given; the output does not depend on either. :class:`PairAlignment` does the same in steps.
     """
-    splits = list(piece_paths)
-    segmenters = pair_segmenters(cfg, langs)
-    side_segmenters = (segmenters[langs[0]], segmenters[langs[1]])
-    ahead = 2 * (pool.workers if pool is not None else 1) + 1
-    words = {s: {lang: Counter() for lang in langs} for s in splits}
-    with aligner_workspace(tmp_dir) as tmp, ExitStack() as files:
-        tmp = Path(tmp)
-        starts = {s: [tmp / f"{s}.{side}.starts" if side_segmenters[side] else None for side in (0, 1)]
-                  for s in splits}
-        links, options = {}, {"first_piece_only": cfg.first_piece_only}
-        if cfg.aligner == "precomputed":
-            links = {s: [piece_paths[s][2]] for s in splits}
-        else:
-            sentences = 0
-            with open(tmp / "src", "w", encoding="utf-8") as src, open(tmp / "tgt", "w", encoding="utf-8") as tgt:
-                for s in splits:
-                    with ExitStack() as starts_files:
-                        starts_out = [starts_files.enter_context(open(p, "w", encoding="utf-8")) if p else None
-                                      for p in starts[s]]
-                        tasks = ((rows, side_segmenters) for rows in _chunks(piece_paths[s][:2], chunk_lines))
-                        for lines, chunk in _in_order(pool, _words_task, tasks, ahead):
-                            for side, (out, (text, spans_text, inside)) in enumerate(zip((src, tgt), chunk)):
-                                out.write(text)
-                                if starts_out[side] is not None:
-                                    starts_out[side].write(spans_text)
-                                    words[s][langs[side]].update({"inside_pieces": inside})
-                            sentences += lines
-            forward, reverse = tmp / "forward", tmp / "reverse"
-            run_aligner(tmp / "src", tmp / "tgt", forward, reverse, cfg.aligner, cfg.fast_align_bin,
-                        cfg.eflomal_bin, tmp)
-            for path in (forward, reverse):
-                check_line_count(path, sentences, cfg.aligner)
-            link_paths = [forward, reverse]
-            if cfg.atools_bin:
-                run_atools(forward, reverse, cfg.symmetrize, cfg.atools_bin, tmp / "symmetrized", sentences)
-                link_paths.append(tmp / "symmetrized")
-            shared = [files.enter_context(open(p, encoding="utf-8")) for p in link_paths]  # read on across splits
-            links = {s: shared + [None] * (3 - len(shared)) for s in splits}
-            options.update(aligner=cfg.aligner, forward=str(forward), reverse=str(reverse), atools=cfg.atools_bin,
-                           heuristic=cfg.symmetrize)
-        stats, first = {}, 1
-        for s in splits:
-            counts = Counter()
-            kind = "precomputed" if cfg.aligner == "precomputed" else "aligner"
-            split_options = dict(options, path=str(piece_paths[s][2])) if kind == "precomputed" else options
-            sources = list(piece_paths[s][:2]) + starts[s] + links[s]
-            tasks = ((rows, first + k * chunk_lines, kind, split_options)
-                     for k, rows in enumerate(_chunks(sources, chunk_lines)))
-            with open(out_paths[s], "w", encoding="utf-8") as out:
-                for text, chunk_counts, side_counts in _in_order(pool, _project_task, tasks, ahead):
-                    out.write(text)
-                    counts.update(chunk_counts)
-                    for side in (0, 1):
-                        words[s][langs[side]].update(side_counts[side])
-            first += counts["sentences"]
-            stats[s] = dict(counts, words={lang: dict(words[s][lang], segmenter=segmenters[lang]) for lang in langs})
-    return stats
+    with PairAlignment(piece_paths, cfg, tmp_dir, langs, pool, chunk_lines) as alignment:
+        return alignment.finish(out_paths)
+
+
+class PairAlignment:
+    """The align stage of one pair in steps, so that pairs overlap: :meth:`write_words` (the aligner's input,
+    segmented in the pool), :meth:`start_aligner` (the aligner runs in the background), :meth:`wait_aligner`,
+    then :meth:`finish` (links checked, symmetrized and projected in the pool). Each step does the ones before
+    it that have not run. A context manager: leaving it ends a running aligner and removes the temporary files.
+    ``timeline``: ``(step, start, end)`` wall-clock times of the steps that ran.
+    """
+
+    def __init__(self, piece_paths: Dict[str, Sequence], cfg, tmp_dir, langs: Sequence[str] = ("src", "tgt"),
+                 pool=None, chunk_lines: int = CHUNK_LINES):
+        self.piece_paths, self.cfg, self.langs, self.pool, self.chunk_lines = piece_paths, cfg, langs, pool, chunk_lines
+        self.tmp_dir = tmp_dir
+        self.splits = list(piece_paths)
+        self.segmenters = pair_segmenters(cfg, langs)
+        self.side_segmenters = (self.segmenters[langs[0]], self.segmenters[langs[1]])
+        self.ahead = 2 * (pool.workers if pool is not None else 1) + 1
+        self.words = {s: {lang: Counter() for lang in langs} for s in self.splits}
+        self.timeline: List[tuple] = []
+        self.sentences = None  # set by write_words
+        self._aligner = None
+        self._aligned = cfg.aligner == "precomputed"
+        self._stack = ExitStack()
+        self.tmp = None
+
+    def open(self):
+        """Make the temporary directory; returns self."""
+        self.tmp = Path(self._stack.enter_context(aligner_workspace(self.tmp_dir)))
+        self.starts = {s: [self.tmp / f"{s}.{side}.starts" if self.side_segmenters[side] else None for side in (0, 1)]
+                       for s in self.splits}
+        return self
+
+    def close(self):
+        """End the aligner if it runs, remove the temporary files (again: nothing)."""
+        try:
+            if self._aligner is not None:
+                self._aligner.stop()
+        finally:
+            self._stack.close()
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def write_words(self):
+        """The aligner's word files (and word starts of segmented sides), all splits one after the other."""
+        if self.sentences is not None or self._aligned:
+            return
+        began, sentences, tmp = time.time(), 0, self.tmp
+        with open(tmp / "src", "w", encoding="utf-8") as src, open(tmp / "tgt", "w", encoding="utf-8") as tgt:
+            for s in self.splits:
+                with ExitStack() as starts_files:
+                    starts_out = [starts_files.enter_context(open(p, "w", encoding="utf-8")) if p else None
+                                  for p in self.starts[s]]
+                    tasks = ((rows, self.side_segmenters) for rows in _chunks(self.piece_paths[s][:2], self.chunk_lines))
+                    for lines, chunk in _in_order(self.pool, _words_task, tasks, self.ahead):
+                        for side, (out, (text, spans_text, inside)) in enumerate(zip((src, tgt), chunk)):
+                            out.write(text)
+                            if starts_out[side] is not None:
+                                starts_out[side].write(spans_text)
+                                self.words[s][self.langs[side]].update({"inside_pieces": inside})
+                        sentences += lines
+        self.sentences = sentences
+        self.timeline.append(("words", began, time.time()))
+
+    def start_aligner(self):
+        """Start the aligner on the word files (written first if need be); returns at once."""
+        if self._aligner is not None or self._aligned:
+            return
+        self.write_words()
+        cfg, tmp = self.cfg, self.tmp
+        self._aligner = BackgroundAligner(tmp / "src", tmp / "tgt", tmp / "forward", tmp / "reverse", cfg.aligner,
+                                          cfg.fast_align_bin, cfg.eflomal_bin, tmp)
+
+    def wait_aligner(self):
+        """Wait for the aligner (started first if need be) and check its output; atools when given."""
+        if self._aligned:
+            return
+        self.start_aligner()
+        self._aligner.wait()
+        self.timeline.append(("aligner", self._aligner.started, self._aligner.ended))
+        cfg, tmp = self.cfg, self.tmp
+        for path in (tmp / "forward", tmp / "reverse"):
+            check_line_count(path, self.sentences, cfg.aligner)
+        if cfg.atools_bin:
+            began = time.time()
+            run_atools(tmp / "forward", tmp / "reverse", cfg.symmetrize, cfg.atools_bin, tmp / "symmetrized",
+                       self.sentences)
+            self.timeline.append(("atools", began, time.time()))
+        self._aligned = True
+
+    def finish(self, out_paths: Dict[str, object]) -> Dict:
+        """Write ``out_paths[split]`` (the piece links) and return the figures of each split."""
+        self.wait_aligner()
+        began, cfg, tmp, chunk_lines = time.time(), self.cfg, self.tmp, self.chunk_lines
+        options = {"first_piece_only": cfg.first_piece_only}
+        with ExitStack() as files:
+            if cfg.aligner == "precomputed":
+                links = {s: [self.piece_paths[s][2]] for s in self.splits}
+            else:
+                link_paths = [tmp / "forward", tmp / "reverse"] + ([tmp / "symmetrized"] if cfg.atools_bin else [])
+                shared = [files.enter_context(open(p, encoding="utf-8")) for p in link_paths]  # read on across splits
+                links = {s: shared + [None] * (3 - len(shared)) for s in self.splits}
+                options.update(aligner=cfg.aligner, forward=str(tmp / "forward"), reverse=str(tmp / "reverse"),
+                               atools=cfg.atools_bin, heuristic=cfg.symmetrize)
+            stats, first = {}, 1
+            for s in self.splits:
+                counts, words = Counter(), self.words[s]
+                kind = "precomputed" if cfg.aligner == "precomputed" else "aligner"
+                split_options = dict(options, path=str(self.piece_paths[s][2])) if kind == "precomputed" else options
+                sources = list(self.piece_paths[s][:2]) + self.starts[s] + links[s]
+                tasks = ((rows, first + k * chunk_lines, kind, split_options)
+                         for k, rows in enumerate(_chunks(sources, chunk_lines)))
+                with open(out_paths[s], "w", encoding="utf-8") as out:
+                    for text, chunk_counts, side_counts in _in_order(self.pool, _project_task, tasks, self.ahead):
+                        out.write(text)
+                        counts.update(chunk_counts)
+                        for side in (0, 1):
+                            words[self.langs[side]].update(side_counts[side])
+                first += counts["sentences"]
+                stats[s] = dict(counts, words={lang: dict(words[lang], segmenter=self.segmenters[lang])
+                                               for lang in self.langs})
+        self.timeline.append(("project", began, time.time()))
+        return stats

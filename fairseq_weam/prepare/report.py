@@ -2,7 +2,7 @@
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from fairseq_weam.atomic import write_text_atomic
 
@@ -23,10 +23,17 @@ def word_figures(counts: Dict, sentences: int) -> Dict:
     }
 
 
-def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, settings: Dict = None) -> Dict:
-    """Collect per-pair figures from the stage records (``results`` of :class:`StageRunner`)."""
+def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, settings: Dict = None,
+                 steps: Sequence = ()) -> Dict:
+    """Collect per-pair figures from the stage records (``results`` of :class:`StageRunner`).
+
+    ``timeline``: ``[name, start, end]`` wall-clock seconds (``time.time()``) of the stages that ran now and of
+    the align stages' ``steps`` (``(name, start, end)``: words, aligner, atools, project), by start.
+    """
     report = {"vocab_size": vocab_size, "settings": settings or {}, "pairs": {}, "languages": {}, "stages": {}}
     totals = {}  # language -> summed word counts over every pair and split it is in
+    timeline = [[name, r["started"], r["started"] + r["seconds"]] for name, r in results.items() if "started" in r]
+    report["timeline"] = sorted(timeline + [[name, a, b] for name, a, b in steps], key=lambda row: row[1])
     for name, result in results.items():
         report["stages"][name] = {"seconds": result["seconds"], "status": result["status"]}
     for pair in pairs:

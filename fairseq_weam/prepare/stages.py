@@ -32,7 +32,7 @@ class StageRunner:
     def __init__(self, work_dir, log=print):
         self.records_dir = Path(work_dir) / "stages"
         self.log = log
-        self.results: Dict[str, Dict] = {}  # name -> {"status", "signature", "stats", "seconds"}
+        self.results: Dict[str, Dict] = {}  # name -> {"status", "signature", "stats", "seconds"[, "started"]}
 
     def _record_path(self, name):
         return self.records_dir / (name.replace(":", "_").replace("/", "_") + ".json")
@@ -82,7 +82,7 @@ class StageRunner:
         record = {"name": name, "signature": signature, "stats": stats, "seconds": seconds}
         self.records_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True))
-        self.results[name] = dict(record, status="ran")
+        self.results[name] = dict(record, status="ran", started=start)
         self.log(f"stage {name}: done in {seconds:.1f}s")
         return signature
 

@@ -1,0 +1,94 @@
+"""The align stages of consecutive pairs overlap: pair k+1's words are written while pair k's aligner runs, and
+pair k+1's aligner runs while pair k's links are projected and binarized. The output is that of aligning each
+pair alone; an error in pair k ends pair k+1's aligner and leaves no temporary files."""
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+from test_prepare_pipeline import config, make_raw
+
+from fairseq_weam.align.external_tool import AlignerError
+from fairseq_weam.prepare.piece_alignment import align_pair
+from fairseq_weam.prepare.pipeline import prepare
+
+# fast_align's command line; links between equal words (case-insensitive). Every run is logged (one line: its
+# pid) in CALLS; run number BAD_RUN writes a link outside the sentence, run number SLOW_RUN waits (ended by the
+# pipeline), every other run takes SECONDS.
+FAKE = f"""#!{sys.executable}
+import os, sys, time
+calls = os.environ["FAKE_CALLS"]
+with open(calls, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+run = len(open(calls).read().split())
+if run == int(os.environ.get("FAKE_SLOW_RUN", 0)):
+    time.sleep(120)
+time.sleep(float(os.environ.get("FAKE_SECONDS", 0)))
+path = sys.argv[sys.argv.index("-i") + 1]
+for line in open(path, encoding="utf-8"):
+    src, tgt = (side.split() for side in line.split(" ||| "))
+    links = [f"{{i}}-{{j}}" for i, s in enumerate(src) for j, t in enumerate(tgt) if s.lower() == t.lower()]
+    if run == int(os.environ.get("FAKE_BAD_RUN", 0)):
+        links.append(f"0-{{len(tgt) + 5}}")
+    print(" ".join(links))
+"""
+
+
+def fake_aligner(tmp_path, monkeypatch, **env):
+    path = tmp_path / "fast_align"
+    path.write_text(FAKE)
+    path.chmod(0o755)
+    monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls.txt"))
+    for key, value in env.items():
+        monkeypatch.setenv(f"FAKE_{key.upper()}", str(value))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_next_pair_aligns_while_this_one_is_projected(tmp_path, monkeypatch):
+    make_raw(tmp_path / "RAW", pairs=(("en", "de"), ("en", "fr")))
+    fake = fake_aligner(tmp_path, monkeypatch, seconds=1.0)
+    prepare(config(tmp_path, aligner="fast_align", fast_align_bin=fake, workers=2), log=lambda *_: None)
+    data = tmp_path / "DATA"
+    steps = {name: (a, b) for name, a, b in json.loads((data / "prep_report.json").read_text())["timeline"]}
+    assert steps["words:en-fr"][1] <= steps["aligner:en-de"][1]  # written while en-de's aligner ran
+    assert steps["aligner:en-fr"][0] <= steps["project:en-de"][0]  # started before en-de's links were projected
+    assert steps["aligner:en-fr"][1] > steps["project:en-de"][0]
+    for pair in ("en-de", "en-fr"):  # the same links as aligning the pair alone
+        pieces = data / ".work" / "pieces"
+        ins = {s: [pieces / f"{s}.{pair}.{lang}" for lang in pair.split("-")] for s in ("train", "valid")}
+        alone = {s: tmp_path / f"{s}.{pair}.alone" for s in ins}
+        align_pair(ins, alone, config(tmp_path, aligner="fast_align", fast_align_bin=fake), tmp_path, pair.split("-"))
+        for s in ins:
+            assert alone[s].read_bytes() == (pieces / f"{s}.{pair}.align").read_bytes(), (pair, s)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_an_error_in_this_pair_ends_the_next_pairs_aligner(tmp_path, monkeypatch):
+    make_raw(tmp_path / "RAW", pairs=(("en", "de"), ("en", "fr")))
+    # runs 1 and 2: en-de forward and reverse (forward bad); run 3: en-fr forward, still running at the error
+    fake = fake_aligner(tmp_path, monkeypatch, bad_run=1, slow_run=3)
+    began = time.monotonic()
+    with pytest.raises(AlignerError, match="wrote unusable links"):
+        prepare(config(tmp_path, aligner="fast_align", fast_align_bin=fake, workers=2), log=lambda *_: None)
+    assert time.monotonic() - began < 100  # not waiting for the slow run
+    pids = [int(p) for p in (tmp_path / "calls.txt").read_text().split()]
+    assert len(pids) == 3
+    try:
+        assert not _alive(pids[2])
+    finally:
+        if _alive(pids[2]):
+            os.kill(pids[2], signal.SIGKILL)
+    work = tmp_path / "DATA" / ".work"
+    assert not list(work.glob("weam-align-*")) and not list(work.rglob("*.partial"))
+    assert not (work / "pieces" / "train.en-de.align").exists()
