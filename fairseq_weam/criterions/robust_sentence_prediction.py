@@ -6,7 +6,8 @@ the loss on a K-step PGD perturbation of the input token embeddings (Madry et al
 training of Robust-XLT, Huang et al. 2021); ``noise`` trains on embeddings with random Gaussian or uniform
 noise (randomized smoothing with random perturbation). Perturbations are applied in training only:
 validation reports clean loss and accuracy, so checkpoint selection on English dev stays comparable
-across methods.
+across methods. ``--parallel-data DIR`` adds, with any method, an alignment term on batches of a weam-prepare
+data directory (``fairseq_weam.robust.parallel_alignment``), logged apart from the task ``loss``.
 """
 from dataclasses import dataclass
 
@@ -16,13 +17,14 @@ from fairseq.criterions import register_criterion
 from fairseq.criterions.sentence_prediction import SentencePredictionConfig, SentencePredictionCriterion
 
 from fairseq_weam.robust import embedding_forward
+from fairseq_weam.robust.parallel_alignment import ParallelAlignmentConfig
 from fairseq_weam.robust.training import (  # noqa: F401  (RobustCriterionError, regularization: public here too)
     RobustCriterionError, RobustTraining, RobustTrainingConfig, check_setup as check_robust_setup,
     reduce_robust_metrics, regularization)
 
 
 @dataclass
-class RobustSentencePredictionConfig(SentencePredictionConfig, RobustTrainingConfig):
+class RobustSentencePredictionConfig(SentencePredictionConfig, RobustTrainingConfig, ParallelAlignmentConfig):
     pass
 
 
@@ -40,9 +42,14 @@ class RobustSentencePredictionCriterion(SentencePredictionCriterion):
         super().__init__(cfg, task)
         self.cfg = cfg
         check_setup(cfg)
-        self.robust = RobustTraining(cfg)
+        self.robust = RobustTraining(cfg, task.source_dictionary)
 
     def forward(self, model, sample, reduce=True):
+        loss, sample_size, logging_output = self._task_loss(model, sample, reduce)
+        loss = self.robust.add_parallel_term(model, loss, sample_size, logging_output)
+        return loss, sample_size, logging_output
+
+    def _task_loss(self, model, sample, reduce):
         if not self.robust.applies(model):
             return super().forward(model, sample, reduce)
         src_tokens = sample["net_input"]["src_tokens"]

@@ -12,7 +12,9 @@ input token embeddings; the wrapper adds the method:
 
 Perturbations apply in training only; validation is clean, so checkpoint selection on English dev stays
 comparable across methods. :class:`RobustTrainingConfig` holds the flags, documented once; a criterion's
-config inherits them.
+config inherits them. A criterion whose config also inherits ``ParallelAlignmentConfig`` gets the alignment
+term on parallel data (``--parallel-data``, ``fairseq_weam.robust.parallel_alignment``) through
+:meth:`RobustTraining.add_parallel_term`, whatever its robust method.
 """
 import math
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from fairseq_weam.robust import embedding_forward
 from fairseq_weam.robust.embedding_attack import (AttackLossScale, PGDSettings, pgd_perturbation,
                                                   scaled_attack_loss)
 from fairseq_weam.robust.embedding_noise import add_perturbation, sample_embedding_noise
+from fairseq_weam.robust.parallel_alignment import ParallelAlignment, reduce_parallel_metrics
 
 ROBUST_METHODS = ChoiceEnum(["none", "adversarial", "noise"])
 
@@ -91,26 +94,30 @@ def check_setup(cfg):
             _option(cfg.cpu, False) or not torch.cuda.is_available()):
         raise RobustCriterionError("--fp16/--bf16 need a GPU (none is used: --cpu given or no CUDA device); "
                                    "drop --fp16/--bf16 to train in fp32 on the CPU")
-    if cfg.robust_method == "none":
+    if cfg.robust_method != "none":
+        what = "--robust-method adversarial/noise"
+    elif getattr(cfg, "parallel_data", None):
+        what = "--parallel-data"
+    else:
         return
     backend = _option(cfg.ddp_backend, "legacy_ddp")
     if backend == "fully_sharded":
-        raise RobustCriterionError("--robust-method adversarial/noise cannot train with --ddp-backend "
+        raise RobustCriterionError(f"{what} cannot train with --ddp-backend "
                                    "fully_sharded (the perturbed forward bypasses FSDP's forward, which gathers "
                                    "the sharded weights): use --ddp-backend legacy_ddp")
     if backend not in ("legacy_ddp", "no_c10d") and _option(cfg.distributed_world_size, 1) > 1:
         # The perturbed forward calls the encoder and the head directly, bypassing the DDP wrapper's forward
         # (RobertaModel.forward cannot take embeddings), so torch DDP cannot sync gradients reliably;
         # fairseq's legacy_ddp all-reduces gradients after backward, whatever the forward path.
-        raise RobustCriterionError(f"--robust-method adversarial/noise needs --ddp-backend legacy_ddp (alias "
+        raise RobustCriterionError(f"{what} needs --ddp-backend legacy_ddp (alias "
                                    f"no_c10d) for multi-worker training, not {backend}: the perturbed forward "
                                    "bypasses torch DDP's forward")
 
 
-def refuse_checkpoint_activations(model):
+def refuse_checkpoint_activations(model, what="--robust-method adversarial"):
     """fairseq's activation checkpointing works with ``backward()`` only; PGD needs ``autograd.grad``."""
     if any(hasattr(module, "precheckpoint_forward") for module in model.modules()):
-        raise RobustCriterionError("--robust-method adversarial cannot train with --checkpoint-activations "
+        raise RobustCriterionError(f"{what} cannot train with --checkpoint-activations "
                                    "(PGD takes gradients with torch.autograd.grad, which activation "
                                    "checkpointing does not support): drop --checkpoint-activations")
 
@@ -130,16 +137,34 @@ def regularization(model):
 
 
 class RobustTraining:
-    """The robust method of a criterion (``cfg``: a :class:`RobustTrainingConfig`)."""
+    """The robust method of a criterion (``cfg``: a :class:`RobustTrainingConfig`); with ``--parallel-data``
+    (``cfg`` then also a ``ParallelAlignmentConfig``), its alignment term over the task's ``dictionary``."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, dictionary=None):
         check_setup(cfg)
         self.cfg = cfg
         self.pgd = PGDSettings(eps=cfg.adv_eps, step_size=cfg.adv_step_size, steps=cfg.adv_steps,
                                norm=cfg.adv_norm, random_init=cfg.adv_random_init,
                                loss_scale=cfg.adv_loss_scale, loss_scale_window=cfg.adv_loss_scale_window)
         self.attack_loss_scale = AttackLossScale(cfg.adv_loss_scale, cfg.adv_loss_scale_window)
-        self._model_checked = False
+        self._model_checked = self._parallel_checked = False
+        self.parallel = None
+        if getattr(cfg, "parallel_data", None):
+            self.parallel = ParallelAlignment(
+                cfg, dictionary, self.pgd, AttackLossScale(cfg.adv_loss_scale, cfg.adv_loss_scale_window),
+                num_shards=_option(cfg.distributed_world_size, 1))
+
+    def add_parallel_term(self, model, loss, sample_size, logging_output):
+        """``loss`` (summed over ``sample_size`` items) plus ``sample_size`` x the parallel-data term, so that the
+        update minimizes mean task loss + μ · mean alignment loss; the term's parts go to ``logging_output``."""
+        if self.parallel is None or not model.training:
+            return loss
+        if self.cfg.parallel_adversarial and not self._parallel_checked:
+            refuse_checkpoint_activations(model, "--parallel-adversarial")
+            self._parallel_checked = True
+        term, logged = self.parallel.term(model)
+        logging_output.update(logged)
+        return loss + term * sample_size
 
     def applies(self, model) -> bool:
         """True when this forward is perturbed (a robust method, in training)."""
@@ -230,3 +255,4 @@ def reduce_robust_metrics(logging_outputs, size_key="sample_size") -> None:
         if logging_outputs and key in logging_outputs[0] and size:
             total = sum(log.get(key, 0) for log in logging_outputs)
             metrics.log_scalar(key, total / size / math.log(2), size, round=3)
+    reduce_parallel_metrics(logging_outputs)
