@@ -10,7 +10,7 @@ from fairseq import metrics
 from fairseq.data import Dictionary
 
 from fairseq_weam.criterions.weam import WeamCriterion, mean_linked_states
-from fairseq_weam.data import ObjectiveBatchDataset, mask_pieces, pair_sampling_probabilities
+from fairseq_weam.data import ObjectiveBatchDataset, mask_segments, pair_sampling_probabilities
 from fairseq_weam.text.pieces import word_start_table
 
 WB = "\u2581"
@@ -37,37 +37,46 @@ def test_whole_word_masking_masks_all_pieces_of_a_word_or_none():
     table, mask_idx = word_start_table(d), d.index("<mask>")
     rng = np.random.default_rng(0)
     random_tokens = np.arange(d.nspecial, mask_idx)
-    seen_partial_candidates = 0
-    for _ in range(300):
-        words = [[f"{WB}w{rng.integers(20)}"] + [f"p{rng.integers(20)}" for _ in range(rng.integers(0, 3))]
-                 for _ in range(rng.integers(1, 8))]
-        tokens = np.array([d.index(p) for w in words for p in w])
-        out, target = mask_pieces(tokens, rng, mask_idx=mask_idx, pad_idx=d.pad(), random_tokens=random_tokens,
-                                  mask_prob=0.4, leave_unmasked_prob=0.1, random_token_prob=0.1,
-                                  starts_table=table)
-        start = 0
+    lines = [[[f"{WB}w{rng.integers(20)}"] + [f"p{rng.integers(20)}" for _ in range(rng.integers(0, 3))]
+              for _ in range(rng.integers(1, 8))] for _ in range(300)]
+    lines[0][0][0] = "p3"  # a line may start inside a word: its first pieces still make one word
+    tokens = np.array([d.index(p) for words in lines for w in words for p in w])
+    lengths = [sum(len(w) for w in words) for words in lines]
+    out, target = mask_segments(tokens, lengths, np.arange(len(lines)), mask_idx=mask_idx, pad_idx=d.pad(),
+                                random_tokens=random_tokens, mask_prob=0.4, leave_unmasked_prob=0.1,
+                                random_token_prob=0.1, starts_table=table)
+    seen_partial_candidates, start = 0, 0
+    for words in lines:
+        n_masked = 0
         for w in words:
             span = slice(start, start + len(w))
             masked = target[span] != d.pad()
-            assert masked.all() or not masked.any(), (words, target)
+            assert masked.all() or not masked.any(), (words, target[span])
             as_mask = out[span] == mask_idx
             assert as_mask.all() or not as_mask.any()
             seen_partial_candidates += len(w) > 1 and masked.all()
+            n_masked += masked.all()
             start += len(w)
-        masked_positions = target != d.pad()
-        assert (target[masked_positions] == tokens[masked_positions]).all()
-        assert (out[~masked_positions] == tokens[~masked_positions]).all()
+        assert n_masked in (int(0.4 * len(words)), min(len(words), int(0.4 * len(words)) + 1))  # units, not pieces
+    masked_positions = target != d.pad()
+    assert (target[masked_positions] == tokens[masked_positions]).all()
+    assert (out[~masked_positions] == tokens[~masked_positions]).all()
     assert seen_partial_candidates > 20  # multi-piece words were actually masked
+
+
+def masking_options(d, **overrides):
+    mask_idx = d.index("<mask>")
+    return dict(dict(mask_idx=mask_idx, pad_idx=d.pad(), random_tokens=np.arange(d.nspecial, mask_idx),
+                     mask_prob=0.15, leave_unmasked_prob=0.1, random_token_prob=0.1), **overrides)
 
 
 def test_piece_masking_rates_follow_80_10_10():
     d = make_dictionary()
     mask_idx = d.index("<mask>")
     rng = np.random.default_rng(1)
-    tokens = rng.integers(d.nspecial, mask_idx, size=200_000)
-    out, target = mask_pieces(tokens, rng, mask_idx=mask_idx, pad_idx=d.pad(),
-                              random_tokens=np.arange(d.nspecial, mask_idx), mask_prob=0.15,
-                              leave_unmasked_prob=0.1, random_token_prob=0.1)
+    lengths = rng.integers(1, 40, size=10_000)
+    tokens = rng.integers(d.nspecial, mask_idx, size=int(lengths.sum()))
+    out, target = mask_segments(tokens, lengths, np.arange(len(lengths)), **masking_options(d))
     masked = target != d.pad()
     assert abs(masked.mean() - 0.15) < 0.005
     as_mask = (out == mask_idx)[masked].mean()
@@ -76,6 +85,40 @@ def test_piece_masking_rates_follow_80_10_10():
     # 10% kept on purpose, plus the random replacements that drew the same piece by chance
     assert abs(unchanged - (0.1 + 0.1 / (mask_idx - d.nspecial))) < 0.01
     assert not (out == mask_idx)[~masked].any()
+    replaced = masked & (out != mask_idx) & (out != tokens)
+    counts = np.bincount(out[replaced], minlength=mask_idx)[d.nspecial:]
+    assert counts.min() > 0.6 * counts.mean()  # every ordinary piece can be drawn, none favoured much
+    # each segment masks int(0.15 * n + u) pieces: the integer part or one more, never another count
+    per_segment = np.add.reduceat(masked, np.cumsum(lengths) - lengths)
+    assert ((per_segment == np.floor(0.15 * lengths)) | (per_segment == np.floor(0.15 * lengths) + 1)).all()
+    # the choice of positions is uniform: every position of 20-piece segments is masked about as often
+    at_20 = masked[np.concatenate([np.arange(a, a + 20) for a in (np.cumsum(lengths) - lengths)[lengths == 20]])]
+    rates = at_20.reshape(-1, 20).mean(axis=0)
+    assert np.abs(rates - 0.15).max() < 0.06
+
+
+def test_a_segment_s_masks_depend_on_its_own_key_only():
+    """The masks of a segment are the same alone and among others, in any order (what lets the collater mask a
+    whole batch at once while each item's masks stay a function of (seed, epoch, index))."""
+    d = make_dictionary()
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(0, 30, size=50)
+    tokens = rng.integers(d.nspecial, d.index("<mask>"), size=int(lengths.sum()))
+    keys = rng.integers(0, 2**62, size=50).astype(np.uint64)
+    options = masking_options(d, mask_prob=0.3, random_token_prob=0.3)
+    out, target = mask_segments(tokens, lengths, keys, **options)
+    starts = np.cumsum(lengths) - lengths
+    for s in rng.permutation(50)[:10]:
+        span = slice(starts[s], starts[s] + lengths[s])
+        alone = mask_segments(tokens[span], lengths[s:s + 1], keys[s:s + 1], **options)
+        assert np.array_equal(alone[0], out[span]) and np.array_equal(alone[1], target[span])
+    order = rng.permutation(50)
+    shuffled = np.concatenate([tokens[starts[s]:starts[s] + lengths[s]] for s in order])
+    out2, target2 = mask_segments(shuffled, lengths[order], keys[order], **options)
+    assert np.array_equal(out2, np.concatenate([out[starts[s]:starts[s] + lengths[s]] for s in order]))
+    assert np.array_equal(target2, np.concatenate([target[starts[s]:starts[s] + lengths[s]] for s in order]))
+    other = mask_segments(tokens, lengths, keys + np.uint64(1), **options)[1]
+    assert not np.array_equal(other, target)
 
 
 def test_pair_sampling_probabilities_follow_temperature():
@@ -106,7 +149,7 @@ def hand_made_item(d):
 
     x_masked, x_target = side(X, MASKED_X)
     y_masked, y_target = side(Y, MASKED_Y)
-    return {"id": 0, "pair": "en-de", "line": 5, "x": torch.tensor(X), "y": torch.tensor(Y),
+    return {"id": 0, "pair": "en-de", "line": 5, "x": torch.tensor(X), "y": torch.tensor(Y), "y_first": False,
             "links": torch.tensor(LINKS), "x_masked": x_masked, "x_target": x_target,
             "y_masked": y_masked, "y_target": y_target}
 

@@ -63,16 +63,49 @@ def test_mask_token_is_added_to_the_dictionary(data):
     assert task.dictionary[task.mask_idx] == "<mask>" and task.mask_idx == len(task.dictionary) - 1
 
 
+def epoch_views(task, epoch=1, dataset=None):
+    """{id: per-pair view} over one whole epoch of batches (max_sentences 8) of ``dataset`` (default: loaded anew)."""
+    dataset = dataset or task.load_dataset("train", epoch=epoch)
+    iterator = task.get_batch_iterator(dataset, max_sentences=8, max_positions=task.max_positions(), seed=7,
+                                       epoch=epoch)
+    views = {}
+    for batch in iterator.next_epoch_itr(shuffle=True):
+        views.update(zip(batch["id"].tolist(), per_pair_view(batch, task)))
+    return views
+
+
 @pytest.mark.parametrize("other", [("tlm", "separate"), ("mlm", "separate"), ("weam", "concat")])
 def test_every_objective_sees_the_same_pairs_and_masks(data, other):
-    weam = make_task(data, objective="weam")
-    baseline = make_task(data, objective=other[0], input_mode=other[1])
+    # ordered by |x| + |y|, every objective has the same batches, pair by pair
+    weam = make_task(data, objective="weam", order_by_pair_length=True)
+    baseline = make_task(data, objective=other[0], input_mode=other[1], order_by_pair_length=True)
     for a, b in zip(first_batches(weam), first_batches(baseline)):
         assert a["pair"] == b["pair"] and torch.equal(a["line"], b["line"])
         assert per_pair_view(a, weam) == per_pair_view(b, baseline)
         assert len(a["cross_links"]) > 0
         if other[0] != "weam":
             assert len(b["cross_links"]) == 0
+    # ordered by padded cost (the default), two-row and one-row formats batch differently, but over an epoch every
+    # objective sees every pair with the same masks, whatever batch it lands in
+    weam_views = epoch_views(make_task(data, objective="weam"))
+    other_views = epoch_views(make_task(data, objective=other[0], input_mode=other[1]))
+    assert len(weam_views) == len(make_task(data).load_dataset("train")) and weam_views == other_views
+
+
+def test_masks_depend_on_seed_epoch_and_index_only(data):
+    """An item's masks are the same in its training batch, collated alone, and after a resume (epoch 2, back to 1);
+    they change with the epoch."""
+    task = make_task(data)
+    batch = first_batches(task, n=1)[0]
+    dataset = task.dataset("train")
+    for r, index in enumerate(batch["id"].tolist()[:5]):
+        alone = dataset.collater([dataset[index]])
+        assert per_pair_view(alone, task)[0] == per_pair_view(batch, task)[r]
+    used = make_task(data)
+    dataset = used.load_dataset("train")
+    epoch_views(used, epoch=2, dataset=dataset)  # masks drawn before do not change those drawn after
+    assert epoch_views(used, epoch=1, dataset=dataset) == epoch_views(make_task(data))
+    assert epoch_views(make_task(data), epoch=2) != epoch_views(make_task(data), epoch=1)
 
 
 def test_different_seeds_give_different_masks(data):
@@ -130,18 +163,25 @@ def test_no_prefetch_thread_without_dataloader_workers(data):
 def test_one_row_formats_present_each_pair_in_both_orders(data, objective, mode):
     task = make_task(data, objective=objective, input_mode=mode)
     dataset = task.load_dataset("train", epoch=1)
-    orders = [dataset[i]["y_first"] for i in range(len(dataset))]
+    indices = range(len(dataset))
+    orders = dataset.pair_orders(indices).tolist()
     assert 0.4 < sum(orders) / len(orders) < 0.6, sum(orders) / len(orders)
     again = make_task(data, objective=objective, input_mode=mode).load_dataset("train", epoch=1)
-    assert [again[i]["y_first"] for i in range(len(again))] == orders  # same seed and epoch: same orders
+    assert again.pair_orders(indices).tolist() == orders  # same seed and epoch: same orders
     dataset.set_epoch(2)
-    assert [dataset[i]["y_first"] for i in range(len(dataset))] != orders
-    # the row really starts with y: its first piece after <s> is the first piece of y
+    assert dataset.pair_orders(indices).tolist() != orders
+    dataset.set_epoch(1)
+    # the row really starts with y: after <s> come the pieces of y (masked), then </s>
     batch = first_batches(task, n=1)[0]
+    assert batch["y_first"].tolist() == dataset.pair_orders(batch["id"]).tolist()
+    eos = task.dictionary.eos()
     for r in range(batch["nsentences"]):
-        item = task.dataset("train")[int(batch["id"][r])]
-        first = item["y_masked"] if batch["y_first"][r] else item["x_masked"]
-        assert torch.equal(batch["net_input"]["src_tokens"][r, 1 : 1 + len(first)], first)
+        item = dataset[int(batch["id"][r])]
+        first = item["y"] if batch["y_first"][r] else item["x"]
+        row, target = batch["net_input"]["src_tokens"][r], batch["target"][r]
+        original = torch.where(target[1 : 1 + len(first)] != task.dictionary.pad(), target[1 : 1 + len(first)],
+                               row[1 : 1 + len(first)])
+        assert torch.equal(original, first) and row[1 + len(first)] == eos
 
 
 def test_fixed_pair_order_keeps_l1_first(data):
@@ -214,17 +254,22 @@ def test_batching_reads_the_token_counts_as_one_array(data, split, monkeypatch):
     assert sum(len(b) for b in iterator.frozen_batches) == len(indices)
 
 
-def test_ordering_by_padded_cost_pads_less_and_keeps_every_pair(data):
+@pytest.mark.parametrize("objective,mode", [("weam", "separate"), ("tlm", "separate"), ("weam", "concat")])
+def test_ordering_by_padded_cost_pads_less_and_keeps_every_pair(data, objective, mode):
     def epoch(**flags):
-        task = make_task(data, **flags)
+        task = make_task(data, objective=objective, input_mode=mode, **flags)
         dataset = task.load_dataset("train")
         iterator = task.get_batch_iterator(dataset, max_tokens=150, max_positions=task.max_positions(), seed=7)
         batches = list(iterator.next_epoch_itr(shuffle=False))
         cells = sum(b["net_input"]["src_tokens"].numel() for b in batches)
         real = sum(b["ntokens"] for b in batches)
-        return cells / real, sorted((p, int(line)) for b in batches for p, line in zip(b["pair"], b["line"]))
+        pairs = [[(p, int(line)) for p, line in zip(b["pair"], b["line"])] for b in batches]
+        return cells / real, pairs
 
-    default_cells, default_pairs = epoch()
-    cost_cells, cost_pairs = epoch(order_by_padded_cost=True)
-    assert cost_pairs == default_pairs
-    assert cost_cells < default_cells, (cost_cells, default_cells)
+    length_cells, length_pairs = epoch(order_by_pair_length=True)
+    cost_cells, cost_pairs = epoch()  # the default
+    assert sorted(sum(cost_pairs, [])) == sorted(sum(length_pairs, []))
+    if mode == "separate" and objective != "tlm":  # two rows a pair: the cost is 2 * (max(|x|, |y|) + 2)
+        assert cost_cells < length_cells, (cost_cells, length_cells)
+    else:  # one row a pair: its cost is |x| + |y| + 3, the same order and batches
+        assert cost_pairs == length_pairs

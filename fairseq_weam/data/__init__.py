@@ -8,7 +8,7 @@ from fairseq_weam.data.aligned_pair_dataset import (
     select_lang_pairs,
 )
 from fairseq_weam.data.objective_batch_dataset import ObjectiveBatchDataset, is_concat
-from fairseq_weam.data.pair_masking_dataset import PairMaskingDataset, mask_pieces
+from fairseq_weam.data.pair_masking_dataset import PairMaskingDataset, mask_segments
 from fairseq_weam.data.pair_sampling import (
     PairConcatDataset,
     pair_sampling_probabilities,
@@ -25,7 +25,7 @@ __all__ = [
     "is_concat",
     "load_aligned_pairs",
     "load_dictionary",
-    "mask_pieces",
+    "mask_segments",
     "pair_sampling_probabilities",
     "sample_pairs_with_temperature",
     "select_lang_pairs",

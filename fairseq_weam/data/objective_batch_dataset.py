@@ -7,7 +7,7 @@ Everything before this wrapper is shared by all objectives; here, and only here,
 * ``weam``: the rows of ``mlm`` (``input_mode=separate``) or of ``tlm`` (``concat``), plus ``cross_links``.
 
 One-row formats present each pair in either order, ``<s> x </s> y </s>`` or ``<s> y </s> x </s>``, drawn per
-example from (seed, epoch, index) (``both_orders``; the batch's ``y_first`` says which), so that no language is
+example from (seed, epoch, index) (``both_orders``, ``pair_orders``; the batch's ``y_first`` says which), so that no language is
 confined to the second half of the positions. ``reset_positions`` adds ``net_input["positions"]``: fairseq's
 position ids (``pad + 1`` for ``<s>``), restarting at the second sentence, whose first piece gets ``pad + 2`` as
 if it were encoded alone.
@@ -16,7 +16,8 @@ if it were encoded alone.
 query is a masked piece, the key a piece of the other side linked to it. The criterion predicts the
 query's token from the mean of its keys' final states. Both directions (x -> y and y -> x) are listed;
 objectives without a cross-lingual loss get an empty ``0 x 2`` tensor, so batches share their keys.
-Everything the loss needs to index is computed here, on the CPU, with a fixed number of vectorized tensor
+The masks are drawn here too, for the whole batch at once (``PairMaskingDataset.mask_batch``), unless the items
+carry their own (``x_masked``, ``x_target``, ...; and ``y_first``). Everything the loss needs to index is computed here, on the CPU, with a fixed number of vectorized tensor
 operations per batch (no Python per pair beyond gathering the items' tensors): ``ml_positions``,
 ``cross_queries``, ``cross_slot``, the one gather of every prediction of the LM head (``gather_positions``,
 ``gather_slot``, ``gather_counts``, ``prediction_target``: masked pieces first, then queries), and the counts
@@ -26,9 +27,11 @@ import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset
 
+from fairseq_weam.data.keyed_random import derive_key, keyed_uniform
+
 OBJECTIVES = ("weam", "tlm", "mlm")
 INPUT_MODES = ("separate", "concat")
-ORDER_STREAM = 1  # the pair-order draw of (seed, epoch, index) is a stream of its own, apart from the masks
+ORDER_STREAM = 2  # the pair order is keyed (seed, epoch, index, 2); the masks' keys are (seed, epoch, index, side 0|1, ...)
 
 
 def is_concat(objective, input_mode):
@@ -38,7 +41,7 @@ def is_concat(objective, input_mode):
 
 class ObjectiveBatchDataset(BaseWrapperDataset):
     def __init__(self, dataset, dictionary, objective="weam", input_mode="separate", shuffle=True, seed=1,
-                 both_orders=True, reset_positions=False, order_by_cost=False):
+                 both_orders=True, reset_positions=False, order_by_cost=True):
         super().__init__(dataset)
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
@@ -64,9 +67,9 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         return not self.shuffle and self.dataset.can_reuse_epoch_itr_across_epochs
 
     def ordered_indices(self):
-        """Sort by pair length |x| + |y| (for padding efficiency; with ``order_by_cost``, by what a pair costs in the
-        padded batch, ``num_tokens``, which is 2 * (max(|x|, |y|) + 2) for two rows), ties in a per-epoch random
-        order."""
+        """Sort by what a pair costs in the padded batch, ``num_tokens`` (``order_by_cost``, for padding efficiency):
+        2 * (max(|x|, |y|) + 2) for two rows, |x| + |y| + 3 for one row; without ``order_by_cost``, by |x| + |y|
+        whatever the format. Ties in a per-epoch random order."""
         sizes = self.num_tokens_vec(np.arange(len(self))) if self.order_by_cost else np.asarray(self.sizes)
         if not self.shuffle:
             return np.argsort(sizes, kind="mergesort")
@@ -79,11 +82,13 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
     def size(self, index):
         return self.dataset.size(index)
 
-    def __getitem__(self, index):
-        item = self.dataset[index]
-        if self.both_orders:
-            item["y_first"] = bool(np.random.default_rng([self.seed, self.epoch, index, ORDER_STREAM]).random() < 0.5)
-        return item
+    def pair_orders(self, indices):
+        """Whether item ``indices[k]`` shows y first (one-row formats with ``both_orders``): a function of
+        (seed, epoch, index) drawn for all indices at once."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if not self.both_orders:
+            return np.zeros(len(indices), dtype=bool)
+        return keyed_uniform(derive_key(None, self.seed, self.epoch), indices, ORDER_STREAM) < 0.5
 
     def num_tokens_vec(self, indices):
         return self.dataset.num_tokens_vec(indices)
@@ -93,7 +98,10 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         if len(samples) == 0:
             return {}
         B = len(samples)
-        y_first = torch.tensor([bool(s.get("y_first", False)) for s in samples], dtype=torch.bool)
+        if "y_first" in samples[0]:
+            y_first = torch.tensor([bool(s["y_first"]) for s in samples], dtype=torch.bool)
+        else:
+            y_first = torch.from_numpy(self.pair_orders([s["id"] for s in samples]))
         lx = torch.tensor([len(s["x"]) for s in samples], dtype=torch.long)
         ly = torch.tensor([len(s["y"]) for s in samples], dtype=torch.long)
         if self.concat:  # row r: <s> x </s> y </s>, or <s> y </s> x </s> where y_first
@@ -111,10 +119,10 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         src_tokens = torch.full((len(row_lengths), width), self.pad, dtype=torch.long)
         target = torch.full_like(src_tokens, self.pad)
         flat_src, flat_target = src_tokens.view(-1), target.view(-1)
+        masks = self._masks(samples)
         for side, start, lengths in (("x", x_start, lx), ("y", y_start, ly)):
             positions = self._spread(start, lengths)
-            flat_src[positions] = torch.cat([s[f"{side}_masked"] for s in samples])
-            flat_target[positions] = torch.cat([s[f"{side}_target"] for s in samples])
+            flat_src[positions], flat_target[positions] = masks[side]
             flat_src[start + lengths] = self.eos
         src_tokens[:, 0] = self.bos
 
@@ -149,6 +157,14 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
             "gather_counts": torch.cat([torch.ones(ml_tokens), torch.bincount(slot, minlength=cl_tokens).float()]),
             "prediction_target": flat_target[torch.cat([ml_positions, queries])],
         }
+
+    def _masks(self, samples):
+        """``{side: (masked, target)}``, the samples' pieces one after the other: the items' own masks, or those
+        the wrapped ``PairMaskingDataset`` draws for the batch."""
+        if "x_masked" in samples[0]:
+            return {side: (torch.cat([s[f"{side}_masked"] for s in samples]),
+                           torch.cat([s[f"{side}_target"] for s in samples])) for side in ("x", "y")}
+        return self.dataset.mask_batch(samples)
 
     @staticmethod
     def _spread(start, lengths):

@@ -1,51 +1,77 @@
 """Mask both sides of a pair, the same way for every objective.
 
 The masks of item ``index`` depend only on (seed, epoch, index): the MLM, TLM and WEAM runs of one seed
-mask exactly the same pieces of exactly the same pairs, and only the final formatting differs
-(``ObjectiveBatchDataset``). Selection follows BERT: a fraction ``mask_prob`` of the units (pieces, or
-whole words) is chosen, and each chosen unit is replaced by ``<mask>`` (80%), by a random piece (10%), or
-left unchanged (10%).
+mask exactly the same pieces of exactly the same pairs, whatever batch an item lands in and after a resumed
+run, and only the final formatting differs (``ObjectiveBatchDataset``). Selection follows BERT: a fraction
+``mask_prob`` of the units (pieces, or whole words) of each side is chosen (``int(mask_prob * units + u)``
+of them, u uniform, so the expected count is exact), and each chosen unit is replaced by ``<mask>`` (80%),
+by a random piece (10%), or left unchanged (10%).
+
+Cost. Items are not masked one by one: the collater masks every side of a batch at once (``mask_batch``)
+with a fixed number of numpy operations, drawing its numbers from keys (``keyed_random``) instead of a
+generator seeded per item.
 """
 import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset
 
-from fairseq_weam.text.pieces import word_ids
+from fairseq_weam.data.keyed_random import derive_key, keyed_uniform
+
+# the streams of one side's key (seed, epoch, index, side): how many units, which, how replaced, by what
+COUNT_STREAM, CHOICE_STREAM, REPLACE_STREAM, RANDOM_PIECE_STREAM = range(4)
 
 
-def mask_pieces(tokens, rng, *, mask_idx, pad_idx, random_tokens, mask_prob, leave_unmasked_prob,
-                random_token_prob, starts_table=None):
-    """Return ``(masked_tokens, target)`` for one side; target holds the original id where masked, else pad.
+def mask_segments(tokens, lengths, keys, *, mask_idx, pad_idx, random_tokens, mask_prob, leave_unmasked_prob,
+                  random_token_prob, starts_table=None):
+    """Mask segments given one after the other (``tokens``, 1-D; ``lengths`` per segment), each with its own
+    numbers: segment s draws only from ``keys[s]``. Returns ``(masked_tokens, target)``; target holds the
+    original id where masked, else pad.
 
     ``starts_table`` (from ``word_start_table``) switches on whole-word masking: all pieces of a word are
-    masked, and replaced the same way, or none is.
+    masked, and replaced the same way, or none is (pieces before a segment's first word start join its first
+    word). Random replacements are drawn per piece.
     """
     tokens = np.asarray(tokens, dtype=np.int64)
-    n = len(tokens)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    keys = np.asarray(keys, dtype=np.uint64)
+    n, segments = len(tokens), len(lengths)
     if n == 0:
         return tokens.copy(), tokens.copy()
-    units = word_ids(tokens, starts_table) if starts_table is not None else np.arange(n)
-    n_units = int(units[-1]) + 1
-    num_mask = min(n_units, int(mask_prob * n_units + rng.random()))
-    unit_masked = np.zeros(n_units, dtype=bool)
-    unit_masked[rng.choice(n_units, num_mask, replace=False)] = True
-    draw = rng.random(n_units)
+    seg_start = np.cumsum(lengths) - lengths
+    seg = np.repeat(np.arange(segments), lengths)
+    if starts_table is None:
+        unit_start = np.ones(n, dtype=bool)
+    else:
+        unit_start = starts_table[tokens]
+        unit_start[seg_start[lengths > 0]] = True
+    unit = np.cumsum(unit_start) - 1  # unit of every piece, numbered over the whole batch
+    unit_seg = seg[unit_start]
+    n_units = np.bincount(unit_seg, minlength=segments)
+    unit_first = np.cumsum(n_units) - n_units
+    unit_pos = np.arange(len(unit_seg)) - unit_first[unit_seg]  # unit number within its segment
+    unit_keys = keys[unit_seg]
+
+    num_mask = np.minimum(n_units, (mask_prob * n_units + keyed_uniform(keys, COUNT_STREAM)).astype(np.int64))
+    # the num_mask units of each segment with the smallest choice draws: a uniform choice without replacement
+    order = np.lexsort((keyed_uniform(unit_keys, CHOICE_STREAM, unit_pos), unit_seg))
+    unit_masked = np.empty(len(unit_seg), dtype=bool)
+    unit_masked[order] = np.arange(len(order)) - unit_first[unit_seg[order]] < num_mask[unit_seg[order]]
+    draw = keyed_uniform(unit_keys, REPLACE_STREAM, unit_pos)
     unit_random = unit_masked & (draw < random_token_prob)
     unit_keep = unit_masked & (draw >= random_token_prob) & (draw < random_token_prob + leave_unmasked_prob)
-    unit_mask_symbol = unit_masked & ~unit_random & ~unit_keep
 
-    masked = unit_masked[units]
+    masked = unit_masked[unit]
     target = np.where(masked, tokens, pad_idx)
-    out = tokens.copy()
-    out[unit_mask_symbol[units]] = mask_idx
-    replace = unit_random[units]
-    if replace.any():
-        out[replace] = rng.choice(random_tokens, int(replace.sum()))
+    out = np.where((unit_masked & ~unit_random & ~unit_keep)[unit], mask_idx, tokens)
+    replace = np.flatnonzero(unit_random[unit])
+    if len(replace):
+        piece_draw = keyed_uniform(keys[seg[replace]], RANDOM_PIECE_STREAM, replace - seg_start[seg[replace]])
+        out[replace] = random_tokens[(piece_draw * len(random_tokens)).astype(np.int64)]
     return out, target
 
 
 class PairMaskingDataset(BaseWrapperDataset):
-    """Adds ``x_masked``, ``x_target``, ``y_masked``, ``y_target`` to the items of a pair dataset."""
+    """Pair items with their dataset index as ``id``; ``mask_batch`` draws the masks of a batch of them."""
 
     def __init__(self, dataset, dictionary, mask_idx, seed, mask_prob=0.15, leave_unmasked_prob=0.1,
                  random_token_prob=0.1, starts_table=None):
@@ -82,10 +108,17 @@ class PairMaskingDataset(BaseWrapperDataset):
         return self.dataset.num_tokens_vec(indices)
 
     def __getitem__(self, index):
-        item = dict(self.dataset[index], id=index)
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        for side in ("x", "y"):
-            masked, target = mask_pieces(item[side].numpy(), rng, **self.options)
-            item[f"{side}_masked"] = torch.from_numpy(masked)
-            item[f"{side}_target"] = torch.from_numpy(target)
-        return item
+        return dict(self.dataset[index], id=index)
+
+    def mask_batch(self, samples):
+        """``{"x": (masked, target), "y": (masked, target)}``: each side of every sample, masked, as one 1-D
+        tensor per side (the samples' pieces one after the other); a function of (seed, epoch, id) per item."""
+        ids = np.array([s["id"] for s in samples], dtype=np.int64)
+        sides = [torch.cat([s[side] for s in samples]) for side in ("x", "y")]
+        lengths = [np.array([len(s[side]) for s in samples], dtype=np.int64) for side in ("x", "y")]
+        epoch_key = derive_key(None, self.seed, self.epoch)
+        keys = np.concatenate([derive_key(epoch_key, ids, side) for side in range(2)])
+        masked, target = mask_segments(torch.cat(sides).numpy(), np.concatenate(lengths), keys, **self.options)
+        cut = len(sides[0])
+        masked, target = torch.from_numpy(masked), torch.from_numpy(target)
+        return {"x": (masked[:cut], target[:cut]), "y": (masked[cut:], target[cut:])}
