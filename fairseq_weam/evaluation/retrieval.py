@@ -4,7 +4,8 @@
   the words it is linked to? And symmetrically y -> x. A word's state is the mean of its pieces' states
   (or the first piece's); word links are the piece links of the data lifted to words.
 * sentence retrieval: mean-pooled piece states; for every x of the held-out set, is its own y the nearest
-  among all y (top-1), and vice versa.
+  among all y (top-1), and vice versa; optionally also under attack (``retrieval_attack.py``: embedding-space PGD
+  at several radii, synonym substitution).
 
 Reads the same data directory as ``--task weam`` (pieces + piece-level alignments of a split), through
 the same data-layer functions (``fairseq_weam.data.aligned_pair_dataset``).
@@ -21,7 +22,9 @@ from fairseq.data import data_utils
 
 from fairseq_weam.data.aligned_pair_dataset import load_aligned_pairs, load_dictionary, select_lang_pairs
 from fairseq_weam.errors import WeamError
+from fairseq_weam.evaluation.retrieval_attack import PieceText, attacked_retrieval, average_curve
 from fairseq_weam.tasks.weam import EMBEDDING_KEY, WeamConfig, WeamTask
+from fairseq_weam.robust.synonym_substitution import load_neighbours
 from fairseq_weam.text.pieces import word_ids, word_start_table
 
 logger = logging.getLogger(__name__)
@@ -145,17 +148,30 @@ def evaluate_pair(model, dictionary, dataset, options):
     }
 
 
-def evaluate_retrieval(checkpoint, data, options=None):
-    """Retrieval accuracies per language pair and their (macro) average, as a JSON-ready dict."""
+def evaluate_retrieval(checkpoint, data, options=None, attack=None):
+    """Retrieval accuracies per language pair and their (macro) average, as a JSON-ready dict; with ``attack``
+    (``AttackOptions``), also sentence retrieval under attack per pair (``attack``) and averaged (``attack_curve``)."""
     options = options or RetrievalOptions()
     data = str(data)
     pairs = select_lang_pairs(data, options.split, options.lang_pairs)
     dictionary = load_dictionary(data)
+    text = None
+    if attack is not None and attack.neighbours:  # checked before the checkpoint is loaded
+        load_neighbours(attack.neighbours)
+        text = PieceText(attack.spm_model or os.path.join(data, "sentencepiece.bpe.model"), dictionary, 0)
     model, max_pieces = load_encoder(checkpoint, dictionary, data)
+    if text is not None:
+        text.max_pieces = max_pieces
     results = {}
     for pair in pairs:
         dataset = load_aligned_pairs(data, options.split, pair, dictionary, max_pieces, require_alignments=True)
         results[pair] = evaluate_pair(model, dictionary, dataset, options)
+        if attack is not None:
+            items = [dataset[i] for i in range(results[pair]["sentences"])]
+            model.requires_grad_(False)  # PGD differentiates w.r.t. the input embeddings only
+            results[pair]["attack"] = attacked_retrieval(model, dictionary, [it["x"] for it in items],
+                                                         [it["y"] for it in items], options.layer,
+                                                         options.batch_size, attack, text)
         if results[pair]["aligned_words"] == 0:
             raise RetrievalError(
                 f"{os.path.join(data, f'{options.split}.align.{pair}')}.bin/.idx: no word link among the first "
@@ -163,12 +179,25 @@ def evaluate_retrieval(checkpoint, data, options=None):
             )
     keys = ("word_acc", "word_acc_x2y", "word_acc_y2x", "sentence_acc", "sentence_acc_x2y", "sentence_acc_y2x")
     average = {k: float(np.mean([r[k] for r in results.values()])) for k in keys}
-    return {"checkpoint": str(checkpoint), "data": str(data), "split": options.split, "layer": options.layer,
-            "word_pooling": options.word_pooling, "pairs": results, "average": average}
+    report = {"checkpoint": str(checkpoint), "data": str(data), "split": options.split, "layer": options.layer,
+              "word_pooling": options.word_pooling, "pairs": results, "average": average}
+    if attack is not None:
+        report["attack_curve"] = average_curve([r["attack"] for r in results.values()])
+        synonyms = [r["attack"]["synonym"] for r in results.values() if "synonym" in r["attack"]]
+        if synonyms:
+            report["synonym_attack"] = {k: float(np.mean([s[k] for s in synonyms]))
+                                        for k in ("clean_acc", "attacked_acc")}
+    return report
 
 
 def summary_line(report):
     parts = [f"{pair}: word {r['word_acc']:.3f} sentence {r['sentence_acc']:.3f}" for pair, r in report["pairs"].items()]
     avg = report["average"]
-    return f"retrieval ({report['split']}, layer {report['layer']}) " + " | ".join(parts) + \
+    line = f"retrieval ({report['split']}, layer {report['layer']}) " + " | ".join(parts) + \
         f" | average: word {avg['word_acc']:.3f} sentence {avg['sentence_acc']:.3f}"
+    if "attack_curve" in report:
+        line += " | sentence under PGD: " + ", ".join(f"eps {p['radius']:g} {p['sentence_acc']:.3f}"
+                                                     for p in report["attack_curve"][1:])
+    if "synonym_attack" in report:
+        line += f" | synonyms: {report['synonym_attack']['attacked_acc']:.3f}"
+    return line
