@@ -110,3 +110,18 @@ def write_plots(results, out_dir):
         paths.append(out_dir / "generalized_heatmap.png")
         generalized_heatmap(results["generalized"], paths[-1])
     return paths
+
+
+def robustness_curves(curves, path, title="Sentence retrieval under embedding-space PGD"):
+    """Accuracy (%) against the attack radius, one line per system: ``curves`` is {label: (radii, means, stds)}
+    (stds None or a list: error bars over seeds); radius 0 is the clean accuracy."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, (radii, means, stds) in curves.items():
+        ax.errorbar(radii, means, yerr=stds, marker="o", capsize=2, label=label)
+    ax.set_xlabel("attack radius ε (PGD on the query's token embeddings)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    _save(fig, path)
