@@ -77,8 +77,9 @@ def generalized_heatmap(generalized, path):
     _save(fig, path)
 
 
-def comparison_bars(summary, path):
-    """Clean zero-shot accuracy per language, one bar per system, std over seeds as error bars."""
+def comparison_bars(summary, path, title=None):
+    """Clean zero-shot accuracy per language (or per group of languages, named in ``title``), one bar per
+    system, std over seeds as error bars."""
     langs, systems = summary["languages"], summary["systems"]
     width = 0.8 / max(len(systems), 1)
     x = np.arange(len(langs))
@@ -92,7 +93,7 @@ def comparison_bars(summary, path):
     ax.set_xticks(x, langs)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    title = "Zero-shot accuracy per language (mean ± std over seeds)"
+    title = title or "Zero-shot accuracy per language (mean ± std over seeds)"
     if summary.get("intersection"):
         title += "\nINTERSECTION ONLY: languages some runs lack are left out"
     ax.set_title(title, fontsize="medium")
@@ -123,5 +124,27 @@ def robustness_curves(curves, path, title="Sentence retrieval under embedding-sp
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize="medium")
     ax.legend(fontsize="small")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def stability_curves(summary, radii, path):
+    """Alignment stability: one panel per (perturbation, metric), one line per checkpoint label (mean over its
+    runs, std band)."""
+    attacks = [a for a in ("noise", "pgd") if any(a in s["curves"] for s in summary.values())]
+    metrics = (("cosine", "linked-word cosine"), ("word_acc", "word retrieval"), ("sentence_acc", "sentence retrieval"))
+    fig, axes = plt.subplots(len(attacks), len(metrics), figsize=(11, 3.2 * len(attacks)), squeeze=False)
+    for row, attack in enumerate(attacks):
+        for col, (metric, title) in enumerate(metrics):
+            ax = axes[row][col]
+            for label, s in summary.items():
+                if attack in s["curves"]:
+                    mean, std = (np.asarray(s["curves"][attack][metric][k]) for k in ("mean", "std"))
+                    ax.plot(radii, mean, marker="o", markersize=3, label=label)
+                    ax.fill_between(radii, mean - std, mean + std, alpha=0.2)
+            ax.set_title(f"{title} ({'random noise' if attack == 'noise' else 'PGD'})", fontsize="medium")
+            ax.set_xlabel("perturbation radius")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small")
     fig.tight_layout()
     _save(fig, path)
