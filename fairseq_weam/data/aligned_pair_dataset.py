@@ -122,22 +122,17 @@ class AlignedPairDataset(FairseqDataset):
         # binarized lines end with </s>, which the pair formats add back themselves
         return np.asarray(dataset.sizes, dtype=np.int64) - 1
 
-    def _side(self, dataset, index):
-        tokens = dataset[index]
-        if len(tokens) and tokens[-1] == self.eos:
-            tokens = tokens[:-1]
-        return tokens[: self.max_pieces].long()
-
     def __getitem__(self, index):
-        x, y = self._side(self.src, index), self._side(self.tgt, index)
-        links = self.align[index] if self.align is not None else None  # read once: a memory-mapped slice
-        if links is not None and len(links):
-            links = links.long().view(-1, 2)
-            keep = (links[:, 0] < len(x)) & (links[:, 1] < len(y)) & (links >= 0).all(dim=1)
+        # binarized lines end with </s>: the first `length` pieces are the side without it, cut to max_pieces
+        lx, ly = self.src_lengths[index], self.tgt_lengths[index]
+        x, y = self.src[index][:lx], self.tgt[index][:ly]
+        if self.align is None:
+            return {"pair": self.name, "line": index, "x": x, "y": y, "links": torch.zeros(0, 2, dtype=torch.long)}
+        links = self.align[index].numpy().reshape(-1, 2)  # read once: a memory-mapped slice; numpy: cheap when small
+        keep = (links[:, 0] < lx) & (links[:, 1] < ly) & (links.min(axis=1, initial=0) >= 0)
+        if not keep.all():
             links = links[keep]
-        else:
-            links = torch.zeros(0, 2, dtype=torch.long)
-        return {"pair": self.name, "line": index, "x": x, "y": y, "links": links}
+        return {"pair": self.name, "line": index, "x": x, "y": y, "links": torch.from_numpy(links)}
 
     def __len__(self):
         return len(self.src)

@@ -102,8 +102,8 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
             y_first = torch.tensor([bool(s["y_first"]) for s in samples], dtype=torch.bool)
         else:
             y_first = torch.from_numpy(self.pair_orders([s["id"] for s in samples]))
-        lx = torch.tensor([len(s["x"]) for s in samples], dtype=torch.long)
-        ly = torch.tensor([len(s["y"]) for s in samples], dtype=torch.long)
+        lx = torch.tensor([s["x"].shape[0] for s in samples], dtype=torch.long)
+        ly = torch.tensor([s["y"].shape[0] for s in samples], dtype=torch.long)
         if self.concat:  # row r: <s> x </s> y </s>, or <s> y </s> x </s> where y_first
             row_lengths = lx + ly + 3
             x_row = y_row = torch.arange(B)
@@ -119,7 +119,7 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         src_tokens = torch.full((len(row_lengths), width), self.pad, dtype=torch.long)
         target = torch.full_like(src_tokens, self.pad)
         flat_src, flat_target = src_tokens.view(-1), target.view(-1)
-        masks = self._masks(samples)
+        masks = self._masks(samples, lx, ly)
         for side, start, lengths in (("x", x_start, lx), ("y", y_start, ly)):
             positions = self._spread(start, lengths)
             flat_src[positions], flat_target[positions] = masks[side]
@@ -158,13 +158,14 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
             "prediction_target": flat_target[torch.cat([ml_positions, queries])],
         }
 
-    def _masks(self, samples):
+    def _masks(self, samples, lx, ly):
         """``{side: (masked, target)}``, the samples' pieces one after the other: the items' own masks, or those
         the wrapped ``PairMaskingDataset`` draws for the batch."""
         if "x_masked" in samples[0]:
             return {side: (torch.cat([s[f"{side}_masked"] for s in samples]),
                            torch.cat([s[f"{side}_target"] for s in samples])) for side in ("x", "y")}
-        return self.dataset.mask_batch(samples)
+        return self.dataset.mask_batch([s["id"] for s in samples], torch.cat([s["x"] for s in samples]), lx,
+                                       torch.cat([s["y"] for s in samples]), ly)
 
     @staticmethod
     def _spread(start, lengths):

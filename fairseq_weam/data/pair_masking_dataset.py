@@ -110,15 +110,15 @@ class PairMaskingDataset(BaseWrapperDataset):
     def __getitem__(self, index):
         return dict(self.dataset[index], id=index)
 
-    def mask_batch(self, samples):
-        """``{"x": (masked, target), "y": (masked, target)}``: each side of every sample, masked, as one 1-D
-        tensor per side (the samples' pieces one after the other); a function of (seed, epoch, id) per item."""
-        ids = np.array([s["id"] for s in samples], dtype=np.int64)
-        sides = [torch.cat([s[side] for s in samples]) for side in ("x", "y")]
-        lengths = [np.array([len(s[side]) for s in samples], dtype=np.int64) for side in ("x", "y")]
+    def mask_batch(self, ids, x, x_lengths, y, y_lengths):
+        """``{"x": (masked, target), "y": (masked, target)}`` for the items ``ids`` of a batch, each side given as
+        one 1-D tensor (the items' pieces one after the other) and its lengths; a function of (seed, epoch, id)
+        per item, whatever the batch."""
+        ids = np.asarray(ids, dtype=np.int64)
         epoch_key = derive_key(None, self.seed, self.epoch)
         keys = np.concatenate([derive_key(epoch_key, ids, side) for side in range(2)])
-        masked, target = mask_segments(torch.cat(sides).numpy(), np.concatenate(lengths), keys, **self.options)
-        cut = len(sides[0])
+        lengths = np.concatenate([np.asarray(x_lengths), np.asarray(y_lengths)])
+        masked, target = mask_segments(torch.cat([x, y]).numpy(), lengths, keys, **self.options)
         masked, target = torch.from_numpy(masked), torch.from_numpy(target)
+        cut = len(x)
         return {"x": (masked[:cut], target[:cut]), "y": (masked[cut:], target[cut:])}
