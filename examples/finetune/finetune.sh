@@ -13,15 +13,9 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 TASK="${TASK:-pawsx}"                               # pawsx | xnli | labels (set LABELS)
 LABELS="${LABELS:-}"                                # TASK=labels: comma-separated label set (order = class ids)
 METHOD="${METHOD:-none}"                            # none | adversarial | noise | augmentation
-MODEL_DIR="${MODEL_DIR:-}"
-MODEL="${MODEL:-${MODEL_DIR:+$MODEL_DIR/model.pt}}"            # empty: train from scratch (toy runs)
-DICT="${DICT:-${MODEL_DIR:+$MODEL_DIR/dict.txt}}"
-SPM_MODEL="${SPM_MODEL:-${MODEL_DIR:+$MODEL_DIR/sentencepiece.bpe.model}}"
-: "${DICT:?set MODEL_DIR or DICT}" "${SPM_MODEL:?set MODEL_DIR or SPM_MODEL}"
+source "$HERE/common.sh"                            # MODEL, DICT, SPM_MODEL, ARCH_FLAGS, DEVICE_FLAGS, FROM_MODEL, ROBUST_FLAGS
 SEED="${SEED:-7}"
 OUT="${OUT:-runs/${TASK}_${METHOD}_seed${SEED}}"
-read -r -a ARCH_FLAGS <<< "${ARCH_FLAGS:---arch roberta_base}"   # roberta_large for XLM-R large
-read -r -a DEVICE_FLAGS <<< "${DEVICE_FLAGS:-}"                  # e.g. "--fp16", or "--cpu"
 LR="${LR:-2e-5}"
 BATCH="${BATCH:-32}"                                # sentences per update (= BATCH_PER_STEP x UPDATE_FREQ)
 UPDATE_FREQ="${UPDATE_FREQ:-1}"
@@ -37,10 +31,6 @@ case "$TASK" in
 esac
 LABEL_FLAGS=(--task "$TASK")
 [ "$TASK" = labels ] && LABEL_FLAGS=(--labels "$LABELS")
-# Robust methods (flags of --criterion robust_sentence_prediction).
-ADV_STEPS="${ADV_STEPS:-3}"; ADV_NORM="${ADV_NORM:-l2}"; ADV_EPS="${ADV_EPS:-1.0}"
-ADV_STEP_SIZE="${ADV_STEP_SIZE:-0.5}"; ADV_CLEAN_WEIGHT="${ADV_CLEAN_WEIGHT:-1.0}"
-NOISE_TYPE="${NOISE_TYPE:-gaussian}"; NOISE_SIGMA="${NOISE_SIGMA:-0.1}"
 NEIGHBOURS="${NEIGHBOURS:-}"                        # augmentation: {word: [neighbours]} JSON
 
 mkdir -p "$OUT"
@@ -58,18 +48,14 @@ fi
   --spm-model "$SPM_MODEL" --dict "$DICT" --max-len "$MAX_LEN" --workers "$WORKERS"
 
 # Linear decay to zero over the whole run needs the number of updates.
-TRAIN_SIZE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["subsets"]["train"]["examples"])' \
-  "$OUT/bin/prepare_report.json")
+TRAIN_SIZE=$(train_count "$OUT/bin")
 TOTAL_UPDATES=$(( (TRAIN_SIZE + BATCH - 1) / BATCH * EPOCHS ))
-FROM_MODEL=()
-[ -n "$MODEL" ] && FROM_MODEL=(--finetune-from-model "$MODEL")
 
 fairseq-train "$OUT/bin" --user-dir "$HERE/../../fairseq_weam" \
   --task sentence_prediction --num-classes "$NUM_CLASSES" --init-token 0 --separator-token 2 \
   "${ARCH_FLAGS[@]}" "${FROM_MODEL[@]}" \
   --criterion robust_sentence_prediction --robust-method "$CRITERION_METHOD" \
-  --adv-steps "$ADV_STEPS" --adv-norm "$ADV_NORM" --adv-eps "$ADV_EPS" --adv-step-size "$ADV_STEP_SIZE" \
-  --adv-clean-weight "$ADV_CLEAN_WEIGHT" --noise-type "$NOISE_TYPE" --noise-sigma "$NOISE_SIGMA" \
+  "${ROBUST_FLAGS[@]}" \
   --optimizer adam --adam-betas '(0.9,0.999)' --adam-eps 1e-8 --weight-decay 0.0 --clip-norm 1.0 \
   --lr-scheduler polynomial_decay --lr "$LR" --warmup-updates 0 --total-num-update "$TOTAL_UPDATES" \
   --batch-size $(( BATCH / UPDATE_FREQ )) --update-freq "$UPDATE_FREQ" --max-epoch "$EPOCHS" \

@@ -12,15 +12,10 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 : "${TASK_DIR:?set TASK_DIR to the xcopa folder of XTREME download_data.sh (download/xcopa)}"
-MODEL_DIR="${MODEL_DIR:-}"
-MODEL="${MODEL:-${MODEL_DIR:+$MODEL_DIR/model.pt}}"            # empty: train from scratch (toy runs)
-DICT="${DICT:-${MODEL_DIR:+$MODEL_DIR/dict.txt}}"
-SPM_MODEL="${SPM_MODEL:-${MODEL_DIR:+$MODEL_DIR/sentencepiece.bpe.model}}"
-: "${DICT:?set MODEL_DIR or DICT}" "${SPM_MODEL:?set MODEL_DIR or SPM_MODEL}"
+ARCH_DEFAULT=roberta_large
+source "$HERE/common.sh"                            # MODEL, DICT, SPM_MODEL, ARCH_FLAGS, DEVICE_FLAGS, FROM_MODEL, ROBUST_FLAGS
 SEED="${SEED:-1}"
 OUT="${OUT:-runs/xcopa_seed${SEED}}"
-read -r -a ARCH_FLAGS <<< "${ARCH_FLAGS:---arch roberta_large}"  # roberta_base for XLM-R base
-read -r -a DEVICE_FLAGS <<< "${DEVICE_FLAGS:-}"                   # e.g. "--bf16", or "--cpu"
 LR="${LR:-3e-5}"
 EPOCHS="${EPOCHS:-5}"
 BATCH="${BATCH:-32}"
@@ -31,11 +26,8 @@ DEVICE="${DEVICE:-}"
 mkdir -p "$OUT"
 [ -f "$OUT/bin/prepare_report.json" ] || weam-xtreme-prepare "$TASK_DIR" --task xcopa --destdir "$OUT/bin" \
   --spm-model "$SPM_MODEL" --dict "$DICT" --max-len "$MAX_LEN"
-TRAIN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["subsets"]["train"]["examples"])' \
-  "$OUT/bin/prepare_report.json")
+TRAIN=$(train_count "$OUT/bin")
 TOTAL_UPDATES=$(( (TRAIN + BATCH - 1) / BATCH * EPOCHS ))
-FROM_MODEL=()
-[ -n "$MODEL" ] && FROM_MODEL=(--finetune-from-model "$MODEL")
 
 [ -f "$OUT/checkpoints/checkpoint_last.pt" ] || fairseq-train "$OUT/bin" --user-dir "$HERE/../../fairseq_weam" \
   --task sentence_ranking --criterion sentence_ranking --num-classes 2 --init-token 0 --separator-token 2 \
