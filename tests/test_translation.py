@@ -23,9 +23,12 @@ TINY_TRANSFORMER = [
 def mt(tmp_path_factory):
     """(weam-prepare data dir, de->en checkpoint trained for a few updates on its bitext)."""
     base = tmp_path_factory.mktemp("mt")
-    make_raw(base / "RAW", pairs=(("en", "de"),), n_train=80, n_valid=16)
-    run([tool("weam-prepare"), "--raw-dir", base / "RAW", "--dest-dir", base / "DATA", "--vocab-size", "80",
-         "--workers", "1"])
+    raw = make_raw(base / "RAW", pairs=(("en", "de"),), n_train=80, n_valid=16)
+    for split in ("train", "valid"):  # word-for-word bitext: the links are known, no aligner run
+        lines = (raw / f"{split}.en-de.en").read_text(encoding="utf-8").splitlines()
+        write_lines(raw / f"{split}.en-de.align", [" ".join(f"{i}-{i}" for i in range(len(s.split()))) for s in lines])
+    run([tool("weam-prepare"), "--raw-dir", raw, "--dest-dir", base / "DATA", "--vocab-size", "80",
+         "--aligner", "precomputed", "--workers", "1"])
     run([tool("fairseq-train"), base / "DATA", "--user-dir", USER_DIR, "--task", "translation",
          "--source-lang", "de", "--target-lang", "en", *TINY_TRANSFORMER, "--optimizer", "adam", "--lr", "0.005",
          "--criterion", "label_smoothed_cross_entropy", "--batch-size", "16", "--max-update", "8",

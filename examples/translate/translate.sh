@@ -19,7 +19,7 @@ VOCAB_SIZE="${VOCAB_SIZE:-6000}"                    # when no SPM_MODEL is given
 SPM_MODEL="${SPM_MODEL:-}"; DICT="${DICT:-}"        # an encoder's vocabulary (with MODEL); default: trained
 MODEL="${MODEL:-}"                                  # pre-trained encoder to fine-tune (default: from scratch)
 MT_ARCH="${MT_ARCH:---arch transformer --encoder-layers 1 --decoder-layers 1 --encoder-embed-dim 64 --decoder-embed-dim 64 --encoder-ffn-embed-dim 256 --decoder-ffn-embed-dim 256 --encoder-attention-heads 4 --decoder-attention-heads 4 --share-all-embeddings --max-source-positions 256 --max-target-positions 256}"
-MT_UPDATES="${MT_UPDATES:-400}"
+MT_UPDATES="${MT_UPDATES:-150}"
 MT_TOKENS="${MT_TOKENS:-1024}"                      # tokens per batch
 MT_LR="${MT_LR:-3e-3}"
 BEAM="${BEAM:-4}"
