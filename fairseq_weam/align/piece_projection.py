@@ -27,14 +27,15 @@ def projected_line(word_links: Iterable[Link], src_spans: Sequence[range], tgt_s
     for i, j in sorted(word_links):
         targets.setdefault(i, []).append(j)
     cut = 1 if first_piece_only else None
-    parts, links, tgt_aligned = [], 0, set()
+    parts, links, src_count, tgt_aligned = [], 0, 0, set()
     for i, js in targets.items():
         tgt = [str(b) for j in js for b in tgt_spans[j][:cut]]
         tgt_aligned.update(js)
-        for a in src_spans[i][:cut]:
+        src = src_spans[i][:cut]
+        for a in src:
             prefix = f"{a}-"
-            parts.append(" ".join(prefix + b for b in tgt))
-        links += len(src_spans[i][:cut]) * len(tgt)
-    src_count = sum(len(src_spans[i][:cut]) for i in targets)
+            parts.append(prefix + (" " + prefix).join(tgt))
+        links += len(src) * len(tgt)
+        src_count += len(src)
     tgt_count = sum(len(tgt_spans[j][:cut]) for j in tgt_aligned)
     return " ".join(parts), links, src_count, tgt_count

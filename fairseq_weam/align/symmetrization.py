@@ -20,6 +20,8 @@ _NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, 
 
 
 def grow_diag_final_and(forward: FrozenSet[Link], reverse: FrozenSet[Link]) -> FrozenSet[Link]:
+    if forward == reverse:  # nothing to grow, every word of a link aligned: the result is the links
+        return frozenset(forward)
     links = set(forward & reverse)
     src_aligned = {i for i, _ in links}
     tgt_aligned = {j for _, j in links}

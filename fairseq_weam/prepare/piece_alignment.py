@@ -10,11 +10,12 @@ Nothing is held per corpus: the piece files are read in chunks of lines, and eac
 the aligner) or symmetrized and projected (after it) in the run's worker pool, results written in order.
 """
 import itertools
+import re
 import time
 from collections import Counter, deque
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 
 from fairseq_weam.align.pharaoh import parse_links
 from fairseq_weam.align.piece_projection import projected_line
@@ -88,6 +89,41 @@ def _space_words(pieces: Sequence[str]) -> int:
     return sum(1 for k, p in enumerate(pieces) if k == 0 or p.startswith(WORD_BOUNDARY))
 
 
+def _space_words_line(pieces: Sequence[str]) -> str:
+    """The aligner's line of ``▁``-words: ``words_of_spans(pieces, word_spans(pieces))`` joined, made in one pass."""
+    parts = []
+    for k, piece in enumerate(pieces):
+        if k and piece.startswith(WORD_BOUNDARY):
+            parts.append(" ")
+        parts.append(piece)
+    line = "".join(parts).replace(WORD_BOUNDARY, "")
+    if not line or line[0] == " " or line[-1] == " " or "  " in line:  # a word of ``▁`` only stays ``▁``
+        return " ".join(words_of_spans(pieces, word_spans(pieces)))
+    return line
+
+
+def _word_starts(pieces: Sequence[str]) -> List[int]:
+    """First piece of each ``▁``-word (as :func:`word_spans`), and the line's length last."""
+    starts = [k for k, piece in enumerate(pieces) if piece.startswith(WORD_BOUNDARY)]
+    if not starts or starts[0]:
+        starts.insert(0, 0)
+    starts.append(len(pieces))
+    return starts
+
+
+_LINKS_LINE = re.compile(r"\s*(?:[0-9]+-[0-9]+(?:\s+|$))*", re.ASCII)
+
+
+def _checked_links(line: str, number: int, path, src_len: int, tgt_len: int, aligner: str) -> FrozenSet:
+    """:func:`read_checked_links`, fast for well-formed lines (the others go through it for its error)."""
+    if _LINKS_LINE.fullmatch(line):
+        numbers = [int(n) for n in line.replace("-", " ").split()]
+        sources, targets = numbers[0::2], numbers[1::2]
+        if not numbers or (max(sources) < src_len and max(targets) < tgt_len):
+            return frozenset(zip(sources, targets))
+    return read_checked_links(line, number, path, src_len, tgt_len, aligner)
+
+
 def _words_task(task):
     """Segment one chunk: the aligner's word lines of both sides, their word starts and boundaries inside pieces."""
     rows, segmenters = task
@@ -98,31 +134,39 @@ def _words_task(task):
         for row in rows:
             pieces = row[side].split()
             if starts is None:
-                spans = word_spans(pieces)
-            else:
-                spans, n = segmented_spans(pieces, starts)
-                inside += n
-                spans_text.append(_starts_line(spans))
+                words.append(_space_words_line(pieces) + "\n")
+                continue
+            spans, n = segmented_spans(pieces, starts)
+            inside += n
+            spans_text.append(_starts_line(spans))
             words.append(" ".join(words_of_spans(pieces, spans)) + "\n")
         out.append(("".join(words), "".join(spans_text), inside))
     return len(rows), out
 
 
+_COUNTS = ("sentences", "links", "src_pieces", "tgt_pieces", "src_aligned", "tgt_aligned", "piece_pairs", "word_links")
+_WORD_COUNTS = ("words", "space_words", "linked_words", "word_links")
+
+
 def _project_task(task):
     """Symmetrize (or parse) and project one chunk; return its ``.align`` text and figures."""
     rows, first_line, kind, options = task
-    counts, side_counts, lines = Counter(), (Counter(), Counter()), []
+    totals, side_totals, lines = [0] * len(_COUNTS), ([0] * len(_WORD_COUNTS), [0] * len(_WORD_COUNTS)), []
     for n, row in enumerate(rows, first_line):
         x, y = row[0].split(), row[1].split()
         spans = []
         for side, (pieces, starts) in enumerate(((x, row[2]), (y, row[3]))):
-            spans.append(word_spans(pieces) if starts is None else _spans_of_starts(starts, len(pieces)))
+            if starts is None:
+                bounds = _word_starts(pieces)
+                spans.append([range(a, b) for a, b in zip(bounds, bounds[1:])])
+            else:
+                spans.append(_spans_of_starts(starts, len(pieces)))
         if kind == "precomputed":
             links = parse_links(row[4], f"{options['path']}:{n}")
         else:
             aligner = options["aligner"]
-            forward = read_checked_links(row[4], n, options["forward"], len(spans[0]), len(spans[1]), aligner)
-            reverse = read_checked_links(row[5], n, options["reverse"], len(spans[0]), len(spans[1]), aligner)
+            forward = _checked_links(row[4], n, options["forward"], len(spans[0]), len(spans[1]), aligner)
+            reverse = _checked_links(row[5], n, options["reverse"], len(spans[0]), len(spans[1]), aligner)
             if options["atools"]:
                 links = parse_atools_line(row[6], n, options["atools"])
             else:
@@ -130,21 +174,18 @@ def _project_task(task):
         line, piece_links, src_aligned, tgt_aligned = projected_line(links, spans[0], spans[1],
                                                                      options["first_piece_only"])
         lines.append(line + "\n")
-        counts["sentences"] += 1
-        counts["links"] += piece_links
-        counts["src_pieces"] += len(x)
-        counts["tgt_pieces"] += len(y)
-        counts["src_aligned"] += src_aligned
-        counts["tgt_aligned"] += tgt_aligned
-        counts["piece_pairs"] += len(x) * len(y)
-        counts["word_links"] += len(links)
-        for side, line in enumerate((x, y)):
-            words = side_counts[side]
-            words["words"] += len(spans[side])
-            words["space_words"] += len(spans[side]) if row[2 + side] is None else _space_words(line)
-            words["linked_words"] += len({link[side] for link in links})
-            words["word_links"] += len(links)
-    return "".join(lines), counts, side_counts
+        for k, value in enumerate((1, piece_links, len(x), len(y), src_aligned, tgt_aligned, len(x) * len(y),
+                                   len(links))):
+            totals[k] += value
+        linked = (len({i for i, _ in links}), len({j for _, j in links}))
+        for side, pieces in enumerate((x, y)):
+            words = side_totals[side]
+            words[0] += len(spans[side])
+            words[1] += len(spans[side]) if row[2 + side] is None else _space_words(pieces)
+            words[2] += linked[side]
+            words[3] += len(links)
+    side_counts = tuple(Counter(dict(zip(_WORD_COUNTS, t))) for t in side_totals)
+    return "".join(lines), Counter(dict(zip(_COUNTS, totals))), side_counts
 
 
 def align_pair(piece_paths: Dict[str, Sequence], out_paths: Dict[str, object], cfg, tmp_dir,
