@@ -5,6 +5,8 @@ import re
 import subprocess
 
 import pytest
+import torch
+from omegaconf import OmegaConf
 from test_prepare_pipeline import make_raw
 from weam_testing import USER_DIR, run, tool, write_lines
 
@@ -114,6 +116,15 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     message = one_line_error(capsys, ["text", good, tmp_path / "o", "--checkpoint", tmp_path / "garbage.pt",
                                       "--data-dir", tmp_path])
     assert "garbage.pt is not a readable fairseq checkpoint" in message
+    torch.save({"cfg": OmegaConf.create({"task": {"_name": "masked_lm"}, "model": {"_name": "roberta"},
+                                         "dataset": {"batch_size": 1}}),
+                "model": {}, "args": None, "extra_state": {"epoch": 1},
+                "optimizer_history": [{"criterion_name": "masked_lm", "optimizer_name": "adam",
+                                       "lr_scheduler_state": {"best": None}, "num_updates": 0}]},
+               tmp_path / "mlm.pt")
+    message = one_line_error(capsys, ["text", good, tmp_path / "o", "--checkpoint", tmp_path / "mlm.pt",
+                                      "--data-dir", tmp_path])
+    assert "mlm.pt was trained with --task masked_lm, not translation" in message
     assert not (tmp_path / "o").exists()
 
 
