@@ -97,6 +97,6 @@ def test_one_pool_per_run_and_the_text_binarizes_while_the_aligner_runs(tmp_path
     assert len(pools) == 1 and pools[0][0] == 2
     seen = (tmp_path / "seen.txt").read_text().splitlines()
     assert len(seen) == 4  # forward and reverse, two pairs
-    for line in seen:  # the aligner saw the binarized text of its pair, not yet the alignments
-        assert "train.en-" in line and "align" not in line, seen
+    for line in seen:  # the aligner ran while text was being binarized (a pair's links may binarize while the
+        assert "train.en-" in line, seen  # next pair's aligner runs)
     assert (tmp_path / "DATA" / "train.align.en-fr.bin").exists()

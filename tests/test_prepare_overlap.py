@@ -1,4 +1,5 @@
-"""The align stages of consecutive pairs overlap: pair k+1's words are written while pair k's aligner runs, and
+"""The align stages of consecutive pairs overlap: the first pair's aligner runs while the other pairs encode
+(and the dictionary is counted); pair k+1's words are written while pair k's aligner runs, and
 pair k+1's aligner runs while pair k's links are projected and binarized. The output is that of aligning each
 pair alone; an error in pair k ends pair k+1's aligner and leaves no temporary files."""
 import json
@@ -11,7 +12,7 @@ import pytest
 from test_prepare_pipeline import config, make_raw
 
 from fairseq_weam.align.external_tool import AlignerError
-from fairseq_weam.prepare.piece_alignment import align_pair
+from fairseq_weam.prepare.piece_alignment import PairAlignment, align_pair
 from fairseq_weam.prepare.pipeline import prepare
 
 # fast_align's command line; links between equal words (case-insensitive). Every run is logged (one line: its
@@ -53,6 +54,7 @@ def test_next_pair_aligns_while_this_one_is_projected(tmp_path, monkeypatch):
     prepare(config(tmp_path, aligner="fast_align", fast_align_bin=fake, workers=2), log=lambda *_: None)
     data = tmp_path / "DATA"
     steps = {name: (a, b) for name, a, b in json.loads((data / "prep_report.json").read_text())["timeline"]}
+    assert steps["aligner:en-de"][0] <= steps["encode:en-fr"][0]  # en-de aligns while en-fr encodes
     assert steps["words:en-fr"][1] <= steps["aligner:en-de"][1]  # written while en-de's aligner ran
     assert steps["aligner:en-fr"][0] <= steps["project:en-de"][0]  # started before en-de's links were projected
     assert steps["aligner:en-fr"][1] > steps["project:en-de"][0]
@@ -78,6 +80,15 @@ def test_an_error_in_this_pair_ends_the_next_pairs_aligner(tmp_path, monkeypatch
     make_raw(tmp_path / "RAW", pairs=(("en", "de"), ("en", "fr")))
     # runs 1 and 2: en-de forward and reverse (forward bad); run 3: en-fr forward, still running at the error
     fake = fake_aligner(tmp_path, monkeypatch, bad_run=1, slow_run=3)
+    calls, finish = tmp_path / "calls.txt", PairAlignment.finish
+
+    def finish_once_run_3_runs(self, out_paths):  # en-de's links are read once en-fr's aligner has logged its pid
+        deadline = time.monotonic() + 60
+        while len(calls.read_text().split()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return finish(self, out_paths)
+
+    monkeypatch.setattr(PairAlignment, "finish", finish_once_run_3_runs)
     began = time.monotonic()
     with pytest.raises(AlignerError, match="wrote unusable links"):
         prepare(config(tmp_path, aligner="fast_align", fast_align_bin=fake, workers=2), log=lambda *_: None)

@@ -120,53 +120,10 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
                                 cfg.spm_character_coverage, cfg.spm_input_sentence_size, cfg.workers)
     spm_sig = runner.run("sentencepiece", spm_settings, [model_path], spm_fn)
 
-    encode_sigs, piece_files = {}, []
-    for pair in pairs:
-        name = pair_name(pair)
-        ins = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
-        outs = {s: [pieces_dir / f"{s}.{name}.{x}.pieces" if x == "align" else pieces_dir / f"{s}.{name}.{x}"
-                    for x in suffixes(pair)] for s in splits[pair]}
-        piece_files += [p for s in outs for p in outs[s][:2]]
+    align_cfg, opened = dataclasses.replace(cfg, **binaries), {}
 
-        def encode(partials, pair=pair, ins=ins, outs=outs):
-            flat = iter(partials)
-            return {s: dict(encode_split(
-                model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len, cfg.max_ratio, cfg.on_bad_link,
-                pool, line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
-                raw_paths=raw_paths(raw_dir, pair, s, with_alignment))) for s in ins}
-
-        settings = [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link]
-        encode_sigs[pair] = runner.run(f"encode:{name}", settings, [p for s in outs for p in outs[s]], encode)
-        _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], runner.results[f"encode:{name}"]["stats"],
-                          "cleaning and encoding", raw_dir)
-
-    dict_path = dest / "dict.txt"
-    if cfg.dict:
-        dict_settings = ["given", file_signature(cfg.dict)]
-        dict_fn = lambda partials: shutil.copyfile(cfg.dict, partials[0])  # noqa: E731
-    elif cfg.hf_tokenizer:
-        dict_settings = ["hf", spm_sig]
-        dict_fn = lambda partials: WordPieceVocabulary(cfg.hf_tokenizer).write_dict(partials[0])  # noqa: E731
-    else:
-        dict_settings = ["counted", spm_sig, sorted(encode_sigs.values())]
-        dict_fn = lambda partials: write_fairseq_dict(model_path, piece_files, partials[0])  # noqa: E731
-    dict_sig = runner.run("dict", dict_settings, [dict_path], dict_fn)
-
-    for pair in pairs:  # a --dict that does not go with --spm-model is refused before aligning
-        name = pair_name(pair)
-
-        def count_unk(partials, pair=pair):
-            dictionary = Dictionary.load(str(dict_path))
-            counts = {s: {lang: count_unknown_pieces(pieces_dir / f"{s}.{pair_name(pair)}.{lang}", dictionary)
-                          for lang in pair} for s in splits[pair]}
-            partials[0].write_text(json.dumps(counts, indent=1), encoding="utf-8")
-            return counts
-
-        runner.run(f"unk:{name}", [dict_sig, encode_sigs[pair]], [pieces_dir / f"{name}.unk.json"], count_unk)
-        _check_unk_share(pair, runner.results[f"unk:{name}"]["stats"], cfg)
-
-    align_cfg, jobs, opened = dataclasses.replace(cfg, **binaries), [], {}
-    for pair in pairs:
+    def align_job(pair):
+        """The align stage of ``pair``: its inputs, outputs and settings."""
         name = pair_name(pair)
         ins = {s: [pieces_dir / f"{s}.{name}.{pair[0]}", pieces_dir / f"{s}.{name}.{pair[1]}"]
                + ([pieces_dir / f"{s}.{name}.align.pieces"] if with_alignment else []) for s in splits[pair]}
@@ -174,19 +131,67 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
         tools = {flag: file_signature(path) for flag, path in sorted(binaries.items())}  # a rebuilt binary re-runs
         settings = [encode_sigs[pair], cfg.aligner, cfg.symmetrize, cfg.first_piece_only, tools,
                     segmentation_settings(cfg, pair)]
-        jobs.append((pair, ins, outs, settings))
+        return pair, ins, outs, settings
 
     def alignment(k):
         """Pair k's :class:`PairAlignment`, opened on first use; None when its align stage is complete."""
-        if k >= len(jobs):
+        if k >= len(pairs):
             return None
         if k not in opened:
-            pair, ins, outs, settings = jobs[k]
+            pair, ins, outs, settings = align_job(pairs[k])
             will_run = runner.will_run(f"align:{pair_name(pair)}", settings, list(outs.values()))
             opened[k] = PairAlignment(ins, align_cfg, work, pair, pool).open() if will_run else None
         return opened[k]
 
     try:
+        encode_sigs, piece_files = {}, []
+        for pair in pairs:
+            name = pair_name(pair)
+            ins = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
+            outs = {s: [pieces_dir / f"{s}.{name}.{x}.pieces" if x == "align" else pieces_dir / f"{s}.{name}.{x}"
+                        for x in suffixes(pair)] for s in splits[pair]}
+            piece_files += [p for s in outs for p in outs[s][:2]]
+
+            def encode(partials, pair=pair, ins=ins, outs=outs):
+                flat = iter(partials)
+                return {s: dict(encode_split(
+                    model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len, cfg.max_ratio, cfg.on_bad_link,
+                    pool, line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
+                    raw_paths=raw_paths(raw_dir, pair, s, with_alignment))) for s in ins}
+
+            settings = [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link]
+            encode_sigs[pair] = runner.run(f"encode:{name}", settings, [p for s in outs for p in outs[s]], encode)
+            _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], runner.results[f"encode:{name}"]["stats"],
+                              "cleaning and encoding", raw_dir)
+            if pair == pairs[0] and alignment(0) is not None:
+                alignment(0).start_aligner()  # the first aligner runs while the other pairs encode, dict and unk
+
+        dict_path = dest / "dict.txt"
+        if cfg.dict:
+            dict_settings = ["given", file_signature(cfg.dict)]
+            dict_fn = lambda partials: shutil.copyfile(cfg.dict, partials[0])  # noqa: E731
+        elif cfg.hf_tokenizer:
+            dict_settings = ["hf", spm_sig]
+            dict_fn = lambda partials: WordPieceVocabulary(cfg.hf_tokenizer).write_dict(partials[0])  # noqa: E731
+        else:
+            dict_settings = ["counted", spm_sig, sorted(encode_sigs.values())]
+            dict_fn = lambda partials: write_fairseq_dict(model_path, piece_files, partials[0])  # noqa: E731
+        dict_sig = runner.run("dict", dict_settings, [dict_path], dict_fn)
+
+        for pair in pairs:  # a --dict that does not go with --spm-model is refused before any link is written
+            name = pair_name(pair)
+
+            def count_unk(partials, pair=pair):
+                dictionary = Dictionary.load(str(dict_path))
+                counts = {s: {lang: count_unknown_pieces(pieces_dir / f"{s}.{pair_name(pair)}.{lang}", dictionary)
+                              for lang in pair} for s in splits[pair]}
+                partials[0].write_text(json.dumps(counts, indent=1), encoding="utf-8")
+                return counts
+
+            runner.run(f"unk:{name}", [dict_sig, encode_sigs[pair]], [pieces_dir / f"{name}.unk.json"], count_unk)
+            _check_unk_share(pair, runner.results[f"unk:{name}"]["stats"], cfg)
+
+        jobs = [align_job(pair) for pair in pairs]
         for k, (pair, ins, outs, settings) in enumerate(jobs):
             name = pair_name(pair)
 
