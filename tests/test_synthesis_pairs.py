@@ -179,3 +179,19 @@ def test_bad_inputs_give_one_line_errors(corpus, tmp_path, capsys, case):
     err = capsys.readouterr().err
     assert err.startswith("weam-synthesize: error: ") and err.count("\n") == 1 and expected in err, err
     assert not out.exists() and not (tmp_path / ".RAW.tmp").exists()
+
+
+def test_identical_words_join_the_seed_dictionary(tmp_path):
+    same = ENGLISH[:5]  # spelt alike in both languages (names, loanwords); the dictionary lists the others
+    xx = {w: (w if w in same else cipher(w)) for w in ENGLISH}
+    write_lines(tmp_path / "mono.en", sentences(100, 1, ENGLISH))
+    write_lines(tmp_path / "mono.xx", sentences(100, 2, list(xx.values())))
+    write_lines(tmp_path / "dict.tsv", [f"{w}\t{xx[w]}" for w in ENGLISH[5:]])
+    reports = []
+    for extra in ([], ["--identical-seed"]):
+        out = tmp_path / f"RAW{len(extra)}"
+        assert synthesize_main(common(tmp_path, out, "--valid-size", "5", *extra)) == 0
+        reports.append(json.loads((out / "synthesis_report.json").read_text())["pairs"][0])
+    plain, identical = reports
+    assert plain["seed_entries"] == identical["seed_entries"] == 11 and plain["test_entries"] == 4  # 15 * 0.3
+    assert plain["seed_pairs"] == 11 and identical["seed_pairs"] == 11 + 5

@@ -46,7 +46,7 @@ def build_parser():
     p.add_argument("--text", action="append", required=True, metavar="LANG=FILE",
                    help="monolingual text of a language (fastText vectors; l1's also gives the sentences)")
     p.add_argument("--sentences", action="append", metavar="LANG=FILE",
-                   help="sentences of l1 to pseudo-translate (default: its --text)")
+                   help="sentences of l1 to pseudo-translate (default: its --text); PAIR=FILE (en-de=...) for one pair")
     p.add_argument("--dictionary", action="append", required=True, metavar="[PAIR=]SPEC",
                    help="seed/test dictionary: a word<TAB>translation file, a dictd .index file, freedict (the "
                         "installed FreeDict dictionary of the pair) or gettext (one-word UI messages); PAIR=SPEC for one pair")
@@ -61,6 +61,8 @@ def build_parser():
                    help="Procrustes refinements on seed + mutual CSLS neighbours (default: %(default)s)")
     p.add_argument("--refine-max-rank", type=int, default=d["refine_max_rank"].default,
                    help="most frequent words searched for mutual neighbours (default: %(default)s)")
+    p.add_argument("--identical-seed", action="store_true",
+                   help="add the words spelt the same in both vocabularies to the seed dictionary (test words excepted)")
     p.add_argument("--csls-k", type=int, default=d["csls_k"].default, help="CSLS neighbourhood size (default: %(default)s)")
     p.add_argument("--noise", default=d["noise"].default,
                    help="none, gaussian:SIGMA (noise of expected length SIGMA on the unit mapped vectors) or "
@@ -103,6 +105,7 @@ def main(argv=None):
             sentences=_assignments(args.sentences, "--sentences"), test_share=args.test_share, dim=args.dim,
             epoch=args.epoch, min_count=args.min_count,
             refine_iterations=args.refine_iterations, refine_max_rank=args.refine_max_rank, csls_k=args.csls_k,
+            identical_seed=args.identical_seed,
             noise=args.noise, choice=args.choice, top_k=args.top_k, checkpoint=args.checkpoint,
             checkpoint_data=args.checkpoint_data, rate=args.rate, links=args.links,
             max_sentences=args.max_sentences, valid_size=args.valid_size, natural=args.natural,

@@ -12,10 +12,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from fairseq_weam.atomic import atomic_path
+from fairseq_weam.atomic import atomic_path, write_text_atomic
 from fairseq_weam.synthesis.adversarial import MaskedLMChooser, cosine_choice
 from fairseq_weam.synthesis.bli import bli_precision
-from fairseq_weam.synthesis.dictionaries import load_dictionary, split_dictionary
+from fairseq_weam.synthesis.dictionaries import freedict_paths, load_dictionary, split_dictionary
 from fairseq_weam.synthesis.embeddings import train_vectors
 from fairseq_weam.synthesis.errors import SynthesisError
 from fairseq_weam.synthesis.mapping import fit_mapping, normalize, seed_pairs
@@ -33,7 +33,7 @@ class SynthesisOptions:
     texts: Dict[str, str]                      # language -> monolingual text (fastText, and l1's sentences)
     out: str
     dictionary: Dict[str, str]                 # "l1-l2" or "*" -> dictionary spec
-    sentences: Dict[str, str] = field(default_factory=dict)
+    sentences: Dict[str, str] = field(default_factory=dict)  # "l1-l2" or l1 -> sentences to translate
     test_share: float = 0.2
     dim: int = 100
     epoch: int = 5
@@ -41,6 +41,7 @@ class SynthesisOptions:
     refine_iterations: int = 5
     refine_max_rank: int = 10000
     csls_k: int = 10
+    identical_seed: bool = False
     noise: str = "none"
     choice: str = "best"
     top_k: int = 5
@@ -110,6 +111,22 @@ def _vectors(opts: SynthesisOptions, lang: str, log):
     return words, vectors
 
 
+def _dictionary(opts: SynthesisOptions, spec: str, l1: str, l2: str):
+    """The l1 -> l2 dictionary of ``spec``, cached in --cache-dir for a file spec (FreeDict takes a while)."""
+    path = freedict_paths(l1, l2, opts.dictd_dir)[0] if spec == "freedict" else Path(spec)
+    if not opts.cache_dir or not path.is_file():
+        return load_dictionary(spec, l1, l2, opts.dictd_dir)
+    stat = path.stat()
+    key = json.dumps([spec, l1, l2, str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+    cached = Path(opts.cache_dir) / f"dict.{l1}-{l2}.{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    if cached.is_file():
+        return {w: set(t) for w, t in json.loads(cached.read_text(encoding="utf-8")).items()}
+    entries = load_dictionary(spec, l1, l2, opts.dictd_dir)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cached, json.dumps({w: sorted(t) for w, t in entries.items()}, ensure_ascii=False))
+    return entries
+
+
 def _read_lines(path) -> List[str]:
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f if line.strip()]
@@ -145,7 +162,7 @@ def _pair_report(opts: SynthesisOptions, pair, tmp: Path, log) -> Dict:
     src_words, src = _vectors(opts, l1, log)
     tgt_words, tgt = _vectors(opts, l2, log)
     spec = opts.dictionary.get(name, opts.dictionary.get("*"))
-    entries = load_dictionary(spec, l1, l2, opts.dictd_dir)
+    entries = _dictionary(opts, spec, l1, l2)
     src_vocab, tgt_vocab = set(src_words), set(tgt_words)
     in_vocab = {w: t for w, t in entries.items() if w in src_vocab}
     in_vocab = {w: {x for x in t if x in tgt_vocab} for w, t in in_vocab.items()}
@@ -156,6 +173,10 @@ def _pair_report(opts: SynthesisOptions, pair, tmp: Path, log) -> Dict:
                              "a lower --min-count, or a dictionary of these languages")
     seed_dict, test_dict = split_dictionary(in_vocab, opts.test_share, opts.seed)
     pairs = seed_pairs(src_words, tgt_words, seed_dict)
+    if opts.identical_seed:  # words spelt alike (names, loanwords) as extra seed pairs, never a test word
+        tgt_index = {t: j for j, t in enumerate(tgt_words)}
+        pairs = sorted(set(pairs) | {(i, tgt_index[s]) for i, s in enumerate(src_words)
+                                     if s in tgt_index and s not in test_dict})
     w = fit_mapping(src, tgt, pairs, opts.refine_iterations, opts.csls_k, opts.refine_max_rank)
     rng = np.random.default_rng(opts.seed)
     noise = Noise.parse(opts.noise)
@@ -173,9 +194,10 @@ def _pair_report(opts: SynthesisOptions, pair, tmp: Path, log) -> Dict:
         candidates = {w_: [tgt_words[j] for j in ranked[i, : opts.top_k]] for i, w_ in enumerate(src_words)}
         scorer = MaskedLMChooser(opts.checkpoint, opts.checkpoint_data)
         chooser = lambda tokens, positions, lists: scorer.choose(tokens, positions, lists, replace_core)  # noqa: E731
-    lines = _read_lines(opts.sentences.get(l1, opts.texts[l1]))
+    sentences = opts.sentences.get(name, opts.sentences.get(l1, opts.texts[l1]))
+    lines = _read_lines(sentences)
     if not lines:
-        raise SynthesisError(f"{opts.sentences.get(l1, opts.texts[l1])}: no sentences to pseudo-translate")
+        raise SynthesisError(f"{sentences}: no sentences to pseudo-translate")
     order = rng.permutation(len(lines))
     lines = [lines[i] for i in order]
     stats = Counter()
