@@ -31,7 +31,8 @@ if os.environ.get("FAKE_HANG") and os.environ["FAKE_HANG"] in save:
     open(os.environ["FAKE_JOURNAL"] + ".hanging", "w").write(save)
     time.sleep(600)
 open(os.path.join(save, "checkpoint_best.pt"), "w").write("trained in " + save)
-print("valid | accuracy 61.5 | best_accuracy 61.5")
+print("epoch 001 | valid on 'valid' subset | loss 0.9 | accuracy 58.5 | wps 1")
+print("epoch 002 | valid on 'valid' subset | loss 0.8 | accuracy 61.5 | wps 1 | best_accuracy 61.5")
 """
 
 # A stand-in for weam-evaluate: per-language accuracies that depend on the run (variant, seed).
@@ -62,6 +63,7 @@ json.dump({"subsets": {"train": {"examples": n}}}, open(os.path.join(dest, "prep
 """
 
 LANGS = ["de", "ru", "fi", "ja", "tr"]
+VARIANTS = "{forward: {}, backward: {order: [second, first], stages: {second: {method: none}}}}"
 
 
 def write_task(path, labels, n=40):
@@ -85,7 +87,7 @@ def setup(tmp_path):
     write_task(tmp_path / "task_t", ["p", "q", "r"])
     journal = tmp_path / "journal.jsonl"
 
-    def config(extra="", name="exp.yaml"):
+    def config(extra="", name="exp.yaml", langs=", ".join(LANGS), variants=VARIANTS):
         text = textwrap.dedent(f"""\
             out_dir: {tmp_path}/out
             start: {{checkpoint: {tmp_path}/start.pt, dict: {tmp_path}/dict.txt, spm_model: {tmp_path}/spm.model}}
@@ -97,11 +99,9 @@ def setup(tmp_path):
               - {{name: first, task: a, epochs: 1}}
               - {{name: second, task: b, epochs: 2, method: adversarial, settings: {{adv_eps: "0.1"}}}}
             target: {{name: target, task: t, epochs: 1}}
-            evaluation: {{langs: [{", ".join(LANGS)}]}}
+            evaluation: {{langs: [{langs}]}}
             seeds: [1, 2]
-            variants:
-              forward: {{}}
-              backward: {{order: [second, first], stages: {{second: {{method: none}}}}}}
+            variants: {variants}
             commands:
               train: [{sys.executable}, {tmp_path}/fake_train.py]
               evaluate: [{sys.executable}, {tmp_path}/fake_evaluate.py]
@@ -203,27 +203,27 @@ def test_dry_run_prints_the_plan_and_runs_nothing(setup, capsys):
     assert not journal.exists() and not (path.parent / "out").exists()
     lines = [line.strip() for line in plan.splitlines() if line.strip().startswith("stage ")]
     assert len(lines) == 12 and all(line.endswith("[to run]") for line in lines)
-    assert lines[0].startswith("stage 1-first (task a") and lines[3].startswith("stage 1-second (task b")
+    assert lines[0].startswith("stage 1-first (task a") and lines[6].startswith("stage 1-second (task b")
     assert "method adversarial, adv_eps=0.1, 2 epochs" in lines[1]
     assert plan.count("fake_train.py") == 12 and plan.count("fake_evaluate.py") == 4
     assert "--total-num-update <updates>" in plan  # the task is not binarized yet
 
 
-@pytest.mark.parametrize("extra, key, where", [
-    ("epoch: 3\n", "epoch", "exp.yaml:24"),                                      # unknown top-level key
-    ("training: {batch_sise: 8}\n", "training.batch_sise", "exp.yaml:24"),       # unknown nested key
-    ("report: {measured_bins: [1, 2]}\nevaluation: {langs: [de, xx]}\n", "evaluation.langs", "exp.yaml:25"),
-    ("variants: {v: {order: [first, third]}}\n", "variants.v.order", "exp.yaml:24"),
-    ("variants: {v: {stages: {first: {settings: {adv_epz: '1'}}}}}\n", "variants.v.stages.first.settings.adv_epz",
-     "exp.yaml:24"),
+@pytest.mark.parametrize("change, key, where", [
+    ({"extra": "epoch: 3\n"}, "epoch", "exp.yaml:18"),                                    # unknown top-level key
+    ({"extra": "training: {batch_sise: 8}\n"}, "training.batch_sise", "exp.yaml:18"),    # unknown nested key
+    ({"langs": "de, xx"}, "evaluation.langs", "exp.yaml:11"),                             # unknown language
+    ({"variants": "{v: {order: [first, third]}}"}, "variants.v.order", "exp.yaml:13"),   # unknown stage
+    ({"variants": "{v: {stages: {first: {settings: {adv_epz: '1'}}}}}"}, "variants.v.stages.first.settings.adv_epz",
+     "exp.yaml:13"),                                                                      # unknown robust flag
 ])
-def test_a_bad_config_fails_before_anything_runs_naming_the_key(setup, capsys, extra, key, where):
+def test_a_bad_config_fails_before_anything_runs_naming_the_key(setup, capsys, change, key, where):
     config, journal, _ = setup
-    path = config(extra)
+    path = config(**change)
     assert main([str(path)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("weam-experiment: error: ") and "\n" not in err
-    assert key in err and f"{path.parent}/{where}" in err, err
+    assert f"{path.parent}/{where}: {key}: " in err, err
     assert not journal.exists() and not (path.parent / "out").exists()
 
 

@@ -26,7 +26,7 @@ def rows(path):
     return [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_catalog_task_holds_out_the_widest_translated_messages_and_tests_each_language_on_its_own(tmp_path, locale):
+def test_catalog_task_tests_each_language_on_its_own_translations_of_held_out_messages(tmp_path, locale):
     settings = CatalogTaskSettings(classes={"a": ["dom_a"], "b": ["dom_b"]}, test_langs=["de", "sw"], pool_langs=[],
                                    train_size=20, dev_size=6, test_size=10, locale_dir=str(locale), seed=3)
     report = build_catalog_task(tmp_path / "task", settings)
@@ -35,14 +35,15 @@ def test_catalog_task_holds_out_the_widest_translated_messages_and_tests_each_la
     assert sorted(l for _, l in train) == ["a"] * 10 + ["b"] * 10 and len(dev) == 6
     assert report["counts"]["dropped_ambiguous_a"] == 1 and all("Shared" not in t for t, _ in train + dev)
     sw, de = rows(task / "test-sw.tsv"), rows(task / "test-de.tsv")
-    # sw translates only class a's first 12 messages: its test set is those (held out), 5 = 10 / 2 classes
-    assert len(sw) == 5 and {l for _, l in sw} == {"a"}
+    # sw translates only class a's first 12 messages: its test rows are some of those, at most 10 / 2 classes
+    assert 1 <= len(sw) <= 5 and {l for _, l in sw} == {"a"}
     sw_sources = {t[len("SW "):] for t, _ in sw}
     assert sw_sources <= set(ENGLISH_A[:12])
     assert sorted(l for _, l in de) == ["a"] * 5 + ["b"] * 5
-    held_out = sw_sources | {t[len("DE "):] for t, _ in de}
+    assert all((t[len("DE "):] in ENGLISH_A) == (l == "a") for t, l in de)
+    held_out = sw_sources | {t[len("DE "):] for t, _ in de} | {t for t, _ in rows(task / "test-en.tsv")}
     assert not held_out & {t for t, _ in train + dev}  # no test message is trained on, in any language
-    assert {t for t, _ in rows(task / "test-en.tsv")} & {t for t, _ in train} == set()
+    assert report["examples"]["test-sw"] == len(sw)
 
 
 def test_catalog_task_refuses_a_class_without_messages(tmp_path, locale):

@@ -2,9 +2,9 @@
 message come from?", each class a list of gettext domains (``iso_3166-1``, ``gtk20``, ``git``, ...).
 
 Train and dev are English (the msgids); test sets are the human translations of held-out English messages,
-one per test language, each drawn from the messages that language translates. Low-translation languages
-(``sw``, ``yo``, ``ur``...) translate few domains (mostly ISO country names), so the test pool of each class
-is the held-out messages translated in the most test languages: a language's test set then has up to
+one per test language, each drawn from the held-out messages that language translates (a random
+``test_share`` of each class, so train, dev and test follow one distribution). Low-translation languages
+(``sw``, ``yo``, ``ur``...) translate few domains (mostly ISO country names): a language's test set has up to
 ``test_size / classes`` rows per class it translates, and its majority-class accuracy says what chance is.
 An English message found in two classes is dropped. Output: the XTREME layout of a 2-column task
 (``train-en.tsv``, ``dev-en.tsv``, ``test-{lang}.tsv``: ``sentence \\t label``) and ``catalog_task.json``.
@@ -37,7 +37,7 @@ class CatalogTaskSettings:
     train_size: int = field(default=1000, metadata={"help": "English training examples (balanced)"})
     dev_size: int = field(default=200, metadata={"help": "English dev examples (balanced)"})
     test_size: int = field(default=200, metadata={"help": "test examples per language, at most"})
-    test_share: float = field(default=0.3, metadata={"help": "largest share of a class's messages held out for test"})
+    test_share: float = field(default=0.3, metadata={"help": "share of each class's messages held out for test"})
     max_words: int = field(default=30, metadata={"help": "longest English message kept (words)"})
     locale_dir: str = field(default=DEFAULT_LOCALE_DIR, metadata={"help": "gettext catalogs root"})
     seed: int = field(default=1, metadata={"help": "sampling seed"})
@@ -86,16 +86,13 @@ def collect(settings: CatalogTaskSettings):
 
 
 def split(table, settings: CatalogTaskSettings, rng):
-    """Per label: (test pool, dev messages, train messages); the test pool is the widest-translated messages."""
-    per_class_test = max(1, settings.test_size // len(table))
+    """Per label: (test pool, dev messages, train messages), a random split (test: ``test_share``)."""
     parts = {}
     for label, messages in table.items():
         names = sorted(messages)
         rng.shuffle(names)
-        names.sort(key=lambda e: -len(messages[e]))  # stable: random order among equal coverage
-        n_test = min(3 * per_class_test, int(len(names) * settings.test_share))
+        n_test = int(len(names) * settings.test_share) if settings.test_size else 0
         test, rest = names[:n_test], names[n_test:]
-        rng.shuffle(rest)
         n_dev = min(settings.dev_size // len(table), len(rest) // 5)
         parts[label] = (test, rest[:n_dev], rest[n_dev:])
     return parts
@@ -125,7 +122,8 @@ def build_catalog_task(out_dir, settings: CatalogTaskSettings) -> dict:
     for lang in settings.test_langs:
         rows = []
         for label, (test, _, _) in parts.items():
-            rows += [(table[label][e][lang], label) for e in test if lang in table[label][e]][:per_class_test]
+            translated = [e for e in test if lang in table[label][e]]
+            rows += [(table[label][e][lang], label) for e in rng.sample(translated, min(per_class_test, len(translated)))]
         rng.shuffle(rows)
         if not rows:
             raise CatalogTaskError(f"test language {lang!r} translates no held-out message of any class "

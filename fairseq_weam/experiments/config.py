@@ -109,18 +109,24 @@ class ExperimentConfig:
 
 
 def _where(path, text, key):
-    """``file:line`` of the last component of a dotted key in the YAML text(s) (its first occurrence), or
-    ``file``. ``text``: the file's text, or ``[(file, text), ...]`` (the config, then what it includes)."""
-    last = re.split(r"[.\[\]]", key.strip("."))
-    last = [k for k in last if k and not k.isdigit()]
+    """``file:line`` of a dotted key in the YAML text(s): each component searched from its parent's line on
+    (block or flow style); the deepest match wins. ``text``: the file's text, or ``[(file, text), ...]`` (the
+    config, then what it includes). Just ``file`` when the key is not written there."""
+    parts = [k for k in re.split(r"[.\[\]]", key) if k and not k.isdigit()]
     sources = [(path, text)] if isinstance(text, str) else (text or [])
-    if last:
-        pattern = re.compile(rf"^\s*(- )?{re.escape(last[-1])}\s*:")
-        for source, body in sources:
-            for lineno, line in enumerate(body.splitlines(), 1):
-                if pattern.match(line):
-                    return f"{source}:{lineno}"
-    return str(path)
+    best = (0, str(path))
+    for source, body in sources:
+        lines, start, depth, found = body.splitlines(), 0, 0, None
+        for part in parts:
+            pattern = re.compile(rf"(^|[\s{{,])(- )?{re.escape(part)}\s*:")
+            hit = next((i for i in range(start, len(lines))
+                        if not lines[i].lstrip().startswith("#") and pattern.search(lines[i])), None)
+            if hit is None:
+                break
+            start, depth, found = hit, depth + 1, hit
+        if found is not None and depth > best[0]:
+            best = (depth, f"{source}:{found + 1}")
+    return best[1]
 
 
 def _fail(path, text, key, message):
@@ -151,8 +157,11 @@ def load_config(path) -> ExperimentConfig:
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or ""
         first = str(err).splitlines()[0]
-        if "Key '" in first and "not in" in first:
-            first = f"unknown key ({first.split(' in ')[0].replace('Key ', '')}); see fairseq_weam/experiments/config.py"
+        unknown = re.match(r"Key '[^']*' not in '(\w+)'", first)
+        if unknown:
+            known = globals().get(unknown.group(1))
+            choices = f": expected one of {', '.join(f.name for f in fields(known))}" if known else ""
+            first = f"unknown key{choices}"
         raise ExperimentConfigError(f"{_where(path, text, key) if key else path}: {key or 'config'}: {first}") from None
     check_config(config, path, text)
     return config

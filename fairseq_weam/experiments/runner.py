@@ -1,10 +1,11 @@
 """Run a plan: build and binarize the tasks, then for every variant x seed the stages in order and the
 evaluation, then the report. Restartable: a finished step is skipped when its outputs say so (a stage's
-``stage.json`` records its command and the size of its ``checkpoint_best.pt``; the evaluation's
-``evaluate.json`` its command, beside ``results.json``). A step without them (killed mid-way, or planned
+``stage.json`` records its command, its binarized task's fingerprint and the size of its
+``checkpoint_best.pt``; the evaluation's ``evaluate.json`` its command, beside ``results.json``). A step without them (killed mid-way, or planned
 differently) is done again from scratch, and so is every later step of its run.
 """
 import fcntl
+import hashlib
 import json
 import re
 import shutil
@@ -22,11 +23,15 @@ from fairseq_weam.experiments.plan import (RunPlan, StageStep, describe, evaluat
 
 STAGE_RECORD = "stage.json"
 EVAL_RECORD = "evaluate.json"
-_BEST = re.compile(r"best_accuracy ([0-9.]+)")
+_VALID_ACCURACY = re.compile(r"valid on '[^']*' subset .*?\| accuracy ([0-9.]+)")
 
 
 class StepFailedError(WeamError, RuntimeError):
     """A training, evaluation or preparation command that exited non-zero."""
+
+
+class ExperimentSelectionError(WeamError, ValueError):
+    """--variants / --seeds naming what the config does not have."""
 
 
 def _quote(command: List[str]) -> str:
@@ -41,10 +46,17 @@ def _read_json(path):
         return None
 
 
+def data_fingerprint(step: StageStep) -> str:
+    """Of the stage's binarized task (its prepare report): a rebuilt task makes the stage run again."""
+    report = step.task.bin_dir / "prepare_report.json"
+    return hashlib.sha1(report.read_bytes()).hexdigest() if report.is_file() else ""
+
+
 def stage_finished(step: StageStep, command: List[str]) -> bool:
     record = _read_json(step.save_dir / STAGE_RECORD)
     return (record is not None and record.get("command") == command and step.checkpoint.is_file()
-            and step.checkpoint.stat().st_size == record.get("checkpoint_bytes"))
+            and step.checkpoint.stat().st_size == record.get("checkpoint_bytes")
+            and record.get("data") == data_fingerprint(step))
 
 
 def evaluation_finished(run: RunPlan, command: List[str]) -> bool:
@@ -78,18 +90,19 @@ class ExperimentRunner:
         self.out = Path(config.out_dir)
         self.tasks = task_steps(config)
         self.runs = plan_runs(config)
+        self.selected = self.runs
         self.progress = progress or (lambda line: print(line, flush=True))
 
     # -- the plan, as text -------------------------------------------------------------------------------
     def plan_text(self) -> str:
         lines = [f"experiment in {self.out}: {len(self.c.variants)} variant(s) x {len(self.c.seeds)} seed(s) = "
-                 f"{len(self.runs)} runs"]
+                 f"{len(self.runs)} runs" + (f", {len(self.selected)} selected" if self.selected != self.runs else "")]
         for task in self.tasks.values():
             state = "binarized" if (task.bin_dir / "prepare_report.json").is_file() else "to binarize"
             source = f"built from the catalogs into {task.data_dir}" if task.build else f"from {task.data_dir}"
             lines.append(f"task {task.name}: labels {','.join(task.labels)}; {source}; {state} into {task.bin_dir}")
             lines.append(f"  $ {_quote(task.prepare)}")
-        for run in self.runs:
+        for run in self.selected:
             lines.append(f"run {run.variant} seed {run.seed} (log {run.log}):")
             for step in run.stages:
                 command = train_command(self.c, step)
@@ -104,7 +117,7 @@ class ExperimentRunner:
 
     # -- running -----------------------------------------------------------------------------------------
     def prepare_tasks(self):
-        needed = {step.task.name for run in self.runs for step in run.stages}
+        needed = {step.task.name for run in self.selected for step in run.stages}
         for name in sorted(needed):
             task = self.tasks[name]
             task.bin_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -140,8 +153,8 @@ class ExperimentRunner:
         if not step.checkpoint.is_file():
             raise StepFailedError(f"stage {step.stage.name} of {run.variant} seed {run.seed}: training ended without "
                                   f"{step.checkpoint} (see {run.log})")
-        best = [float(x) for x in _BEST.findall(output)]
-        record = {"command": command, "checkpoint_bytes": step.checkpoint.stat().st_size,
+        best = [float(x) for x in _VALID_ACCURACY.findall(output)]
+        record = {"command": command, "data": data_fingerprint(step), "checkpoint_bytes": step.checkpoint.stat().st_size,
                   "best_dev_accuracy": max(best) if best else None, "seconds": round(time.time() - start, 1)}
         write_text_atomic(step.save_dir / STAGE_RECORD, json.dumps(record, indent=1) + "\n")
         dev = f", English dev accuracy {record['best_dev_accuracy']:.1f}" if best else ""
@@ -166,17 +179,35 @@ class ExperimentRunner:
         self.progress(f"{head}: done in {time.time() - start:.0f} s"
                       + (f", average accuracy {average:.1f}" if average is not None else ""))
 
+    def select(self, variants=None, seeds=None):
+        """Keep only these variants / seeds (to share an experiment between machines); unknown ones refused."""
+        for what, asked, known in (("variant", variants, list(self.c.variants)), ("seed", seeds, list(self.c.seeds))):
+            unknown = [x for x in asked or () if x not in known]
+            if unknown:
+                raise ExperimentSelectionError(f"--{what}s: no {what} {', '.join(map(str, unknown))} in the config "
+                                               f"({', '.join(map(str, known))})")
+        self.selected = [r for r in self.runs if (not variants or r.variant in variants)
+                         and (not seeds or r.seed in seeds)]
+
     def run(self):
+        """Run the selected runs; the report once every run of the experiment has its results (else None)."""
+        runs = self.selected
         self.prepare_tasks()
-        total = sum(len(r.stages) + 1 for r in self.runs)
+        total = sum(len(r.stages) + 1 for r in runs)
         done = 0
-        for run in self.runs:
+        for run in runs:
             redo = False
             for step in run.stages:
                 done += 1
                 redo = self.run_stage(run, step, redo, f"{done}/{total}") or redo
             done += 1
             self.run_evaluation(run, redo, f"{done}/{total}")
+        waiting = [r for r in self.runs if not evaluation_finished(r, evaluate_command(self.c, r))]
+        if waiting:
+            self.progress(f"weam-experiment: no report yet: {len(waiting)} run(s) of the experiment unfinished "
+                          f"({', '.join(f'{r.variant} seed {r.seed}' for r in waiting[:4])}"
+                          f"{', ...' if len(waiting) > 4 else ''}); the last one to finish writes it")
+            return None
         from fairseq_weam.experiments.grouped_report import write_report  # matplotlib only when reporting
         return write_report(self.c, self.runs, self.out / "report")
 
