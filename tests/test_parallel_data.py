@@ -156,3 +156,12 @@ def test_bad_settings_are_refused(setup, tmp_path):
         build(bin_dir, tmp_path / "a", "none", ["--parallel-data", data, "--parallel-weight", "-1"])
     with pytest.raises(ParallelDataError, match="en-fr: not binarized for split 'train'"):
         build(bin_dir, tmp_path / "a", "none", ["--parallel-data", data, "--parallel-lang-pairs", "en-fr"])
+
+
+def test_parallel_data_with_torch_ddp_is_refused(setup, tmp_path):
+    from fairseq_weam.criterions.robust_sentence_prediction import check_setup
+    argv = [str(a) for a in finetune_args(setup[0], tmp_path, "none", 1, [
+        "--parallel-data", setup[4], "--ddp-backend", "pytorch_ddp", "--distributed-world-size", "2"])[1:]]
+    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), argv))
+    with pytest.raises(ValueError, match="^--parallel-data needs --ddp-backend legacy_ddp"):
+        check_setup(cfg.criterion)
