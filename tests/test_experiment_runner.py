@@ -239,3 +239,21 @@ def test_missing_task_data_and_an_unknown_stage_field_are_refused_by_key(setup, 
     assert main([str(path)]) == 1
     assert "epochz" in capsys.readouterr().err
     assert not journal.exists() and not (path.parent / "out").exists()
+
+
+def test_part_of_an_experiment_runs_alone_and_a_rebuilt_task_reruns_its_stages(setup, capsys):
+    config, journal, _ = setup
+    path = config()
+    out = path.parent / "out"
+    assert main([str(path), "--variants", "backward", "--seeds", "2"]) == 0
+    assert {Path(t["save"]).parts[-3:-1] for t in entries(journal, "train")} == {("backward", "seed2")}
+    assert "no report yet: 3 run(s) of the experiment unfinished" in capsys.readouterr().out
+    assert not (out / "report").exists()
+    assert main([str(path), "--seeds", "3"]) == 1
+    assert "--seeds: no seed 3 in the config (1, 2)" in capsys.readouterr().err
+    # task b binarized again (other data): the stages on it, and everything after them, run again
+    report = out / "tasks/b/bin/prepare_report.json"
+    report.write_text(report.read_text().replace("64", "65"))
+    before = len(entries(journal, "train"))
+    assert main([str(path), "--variants", "backward", "--seeds", "2"]) == 0
+    assert [Path(t["save"]).name for t in entries(journal, "train")[before:]] == ["1-second", "2-first", "3-target"]

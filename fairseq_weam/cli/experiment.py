@@ -5,8 +5,8 @@ and a report by language family and resource level.
     weam-experiment examples/experiments/c_adversarial_intermediate.yaml [--dry-run]
 
 Re-running skips finished steps (checked by their outputs) and redoes interrupted ones. --variants / --seeds
-run part of the experiment (several machines or processes on one out_dir); the last to finish writes the report. --dry-run prints the
-plan (every command, and which steps are finished) and runs nothing.
+run part of the experiment (several machines or processes on one out_dir); the last to finish writes the
+report. --dry-run prints the plan (every command, and which steps are finished) and runs nothing.
 """
 import argparse
 import sys

@@ -80,7 +80,8 @@ def collect(settings: CatalogTaskSettings):
         counts[f"dropped_ambiguous_{label}"] = len(found.get(label, {})) - len(messages)
         if len(messages) < 10:
             raise CatalogTaskError(f"class {label!r}: only {len(messages)} messages in domains "
-                                   f"{', '.join(settings.classes[label])} ({settings.locale_dir}); check the domain names")
+                                   f"{', '.join(settings.classes[label])} ({settings.locale_dir}); "
+                                   "check the domain names")
         table[label] = messages
     return table, counts
 
@@ -123,7 +124,8 @@ def build_catalog_task(out_dir, settings: CatalogTaskSettings) -> dict:
         rows = []
         for label, (test, _, _) in parts.items():
             translated = [e for e in test if lang in table[label][e]]
-            rows += [(table[label][e][lang], label) for e in rng.sample(translated, min(per_class_test, len(translated)))]
+            chosen = rng.sample(translated, min(per_class_test, len(translated)))
+            rows += [(table[label][e][lang], label) for e in chosen]
         rng.shuffle(rows)
         if not rows:
             raise CatalogTaskError(f"test language {lang!r} translates no held-out message of any class "

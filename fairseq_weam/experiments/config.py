@@ -103,7 +103,8 @@ class ExperimentConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     seeds: List[int] = field(default_factory=lambda: [1])
     variants: Dict[str, VariantConfig] = field(default_factory=dict,
-                                               metadata={"help": "systems to compare (default: one, the stages as listed)"})
+                                               metadata={"help": "systems to compare "
+                                                                 "(default: one, the stages as listed)"})
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
@@ -207,7 +208,7 @@ def check_config(c: ExperimentConfig, path="config", text=None):
                     fail(f"{key}.catalog.{list_key}", f"unknown language {lang!r} (not in the languages table)")
                 if not catalog_paths(lang, cat.locale_dir):
                     fail(f"{key}.catalog.{list_key}", f"no catalogs for {lang!r} under {cat.locale_dir}")
-    for i, lang in enumerate(c.evaluation.langs):
+    for lang in c.evaluation.langs:
         if lookup(lang) is None:
             fail("evaluation.langs", f"unknown language {lang!r} (not in fairseq_weam/xtreme/languages.tsv)")
     crit = _crit_fields()

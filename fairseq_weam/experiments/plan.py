@@ -2,8 +2,9 @@
 stages (each fine-tuned from the previous stage's best checkpoint) and the evaluation, as commands.
 
 Layout under ``out_dir``: ``tasks/<task>/data`` (a catalog task's files) and ``tasks/<task>/bin``
-(binarized; ``tasks_dir`` puts them elsewhere); ``runs/<variant>/seed<k>/<i>-<stage>/`` (checkpoints, ``stage.json`` once finished),
-``runs/<variant>/seed<k>/eval/`` and ``runs/<variant>/seed<k>/run.log``; ``report/``.
+(binarized; ``tasks_dir`` puts them elsewhere); ``runs/<variant>/seed<k>/<i>-<stage>/`` (checkpoints,
+``stage.json`` once finished), ``runs/<variant>/seed<k>/eval/`` and ``runs/<variant>/seed<k>/run.log``;
+``report/``.
 
 A stage's classification head is named after its label set (``head_<hash>``): a stage whose label set
 differs from the previous one's gets a fresh head (fairseq drops a checkpoint's heads the model does not

@@ -1,8 +1,9 @@
 """Run a plan: build and binarize the tasks, then for every variant x seed the stages in order and the
 evaluation, then the report. Restartable: a finished step is skipped when its outputs say so (a stage's
 ``stage.json`` records its command, its binarized task's fingerprint and the size of its
-``checkpoint_best.pt``; the evaluation's ``evaluate.json`` its command, beside ``results.json``). A step without them (killed mid-way, or planned
-differently) is done again from scratch, and so is every later step of its run.
+``checkpoint_best.pt``; the evaluation's ``evaluate.json`` its command, beside ``results.json``). A step
+without them (killed mid-way, or planned differently) is done again from scratch, and so is every later step
+of its run.
 """
 import fcntl
 import hashlib
@@ -112,7 +113,8 @@ class ExperimentRunner:
             command = evaluate_command(self.c, run)
             state = "finished" if evaluation_finished(run, command) else "to run"
             lines.append(f"  evaluate [{state}]\n    $ {_quote(command)}")
-        lines.append(f"report: {self.out / 'report'} (summary.md, groups.md, by_family.png, by_resource_*.png)")
+        lines.append(f"report: {self.out / 'report'} (summary.md, groups.md, by_family.png, by_joshi.png, "
+                     "by_catalog.png)")
         return "\n".join(lines)
 
     # -- running -----------------------------------------------------------------------------------------
@@ -154,7 +156,8 @@ class ExperimentRunner:
             raise StepFailedError(f"stage {step.stage.name} of {run.variant} seed {run.seed}: training ended without "
                                   f"{step.checkpoint} (see {run.log})")
         best = [float(x) for x in _VALID_ACCURACY.findall(output)]
-        record = {"command": command, "data": data_fingerprint(step), "checkpoint_bytes": step.checkpoint.stat().st_size,
+        record = {"command": command, "data": data_fingerprint(step),
+                  "checkpoint_bytes": step.checkpoint.stat().st_size,
                   "best_dev_accuracy": max(best) if best else None, "seconds": round(time.time() - start, 1)}
         write_text_atomic(step.save_dir / STAGE_RECORD, json.dumps(record, indent=1) + "\n")
         dev = f", English dev accuracy {record['best_dev_accuracy']:.1f}" if best else ""
