@@ -1,4 +1,4 @@
-"""The align stages of consecutive pairs overlap: the first pair's aligner runs while the other pairs encode
+"""Encoding reads its input a few batches ahead of the results, never the whole split. The align stages of consecutive pairs overlap: the first pair's aligner runs while the other pairs encode
 (and the dictionary is counted); pair k+1's words are written while pair k's aligner runs, and
 pair k+1's aligner runs while pair k's links are projected and binarized. The output is that of aligning each
 pair alone; an error in pair k ends pair k+1's aligner and leaves no temporary files."""
@@ -103,3 +103,30 @@ def test_an_error_in_this_pair_ends_the_next_pairs_aligner(tmp_path, monkeypatch
     work = tmp_path / "DATA" / ".work"
     assert not list(work.glob("weam-align-*")) and not list(work.rglob("*.partial"))
     assert not (work / "pieces" / "train.en-de.align").exists()
+
+
+def test_encoding_reads_a_few_batches_ahead(tmp_path, monkeypatch):
+    from weam_testing import random_sentences, write_lines
+
+    from fairseq_weam.prepare import sentencepiece_model
+    from fairseq_weam.prepare.worker_pool import WorkerPool
+
+    text = tmp_path / "text"
+    write_lines(text, random_sentences(200, vocab_size=30, seed=1))
+    model = tmp_path / "m.model"
+    sentencepiece_model.train_sentencepiece([text], model, vocab_size=60)
+    monkeypatch.setattr(sentencepiece_model, "_BATCH", 10)
+    read = []
+
+    def rows():
+        for k in range(2000):  # 200 batches
+            read.append(k)
+            yield [f"w{k % 7} w{k % 5}", f"w{k % 3}"]
+
+    with WorkerPool(2) as pool:
+        encoded = sentencepiece_model.encode_rows(model, rows(), pool)
+        first = next(encoded)
+        time.sleep(1.0)  # a reader that runs ahead would now have read everything
+        assert first[0] == ["w0 w0", "w0"]
+        assert len(read) <= 10 * (2 * 2 + 2), len(read)  # the batches in flight and the next one
+        assert sum(1 for _ in encoded) == 1999

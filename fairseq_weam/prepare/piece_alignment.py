@@ -12,7 +12,7 @@ the aligner) or symmetrized and projected (after it) in the run's worker pool, r
 import itertools
 import re
 import time
-from collections import Counter, deque
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
@@ -64,16 +64,7 @@ def _chunks(sources: Sequence, size: int) -> Iterator[List[tuple]]:
 
 def _in_order(pool, fn: Callable, tasks: Iterable, ahead: int) -> Iterator:
     """``fn(task)`` for each task, in order: in the pool with at most ``ahead`` tasks in flight, or here."""
-    if pool is None:
-        yield from map(fn, tasks)
-        return
-    pending = deque()
-    for task in tasks:
-        pending.append(pool.submit(fn, task))
-        if len(pending) >= ahead:
-            yield pending.popleft().get()
-    while pending:
-        yield pending.popleft().get()
+    return map(fn, tasks) if pool is None else pool.in_order(fn, tasks, ahead)
 
 
 def _starts_line(spans: Sequence[range]) -> str:

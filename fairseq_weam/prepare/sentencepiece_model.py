@@ -82,7 +82,8 @@ def _read_rows(paths):
 
 def encode_rows(model_path, rows: Iterable[Sequence[str]], pool: Optional[WorkerPool] = None, desc="encode"):
     """Yield ``(row, source pieces, target pieces)`` for each row (``row[0]``, ``row[1]`` the two sides), in
-    order, encoded by ``pool``'s workers (by this process without one), a batch of rows at a time."""
+    order, encoded by ``pool``'s workers (by this process without one), a batch of rows at a time, a few batches
+    in flight (the input is read as the results are taken, not ahead of them)."""
     def batches():
         batch = []
         for row in rows:
@@ -94,7 +95,7 @@ def encode_rows(model_path, rows: Iterable[Sequence[str]], pool: Optional[Worker
             yield model_path, batch
 
     progress = tqdm(desc=desc, unit=" pairs", mininterval=2, leave=False, disable=None)
-    for encoded in (pool.imap(_encode_rows, batches()) if pool else map(_encode_rows, batches())):
+    for encoded in (pool.in_order(_encode_rows, batches()) if pool else map(_encode_rows, batches())):
         progress.update(len(encoded))
         yield from encoded
     progress.close()

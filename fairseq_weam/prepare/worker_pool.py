@@ -7,7 +7,8 @@ and modification time, so each worker loads it once per run.
 import multiprocessing
 import os
 import signal
-from typing import Callable, Dict, Tuple
+from collections import deque
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 _loaded: Dict[Tuple, object] = {}
 
@@ -38,9 +39,17 @@ class WorkerPool:
             self._pool = multiprocessing.get_context("fork").Pool(self.workers, _start_worker)
         return self._pool
 
-    def imap(self, fn, items):
-        """``fn`` over ``items`` in the workers, results in order."""
-        return self._started().imap(fn, items)
+    def in_order(self, fn, items, ahead: Optional[int] = None) -> Iterator:
+        """``fn`` over ``items`` in the workers, results in order, at most ``ahead`` (default: 2 per worker + 1)
+        items read and in flight: memory holds those, never the whole input."""
+        ahead = ahead or 2 * self.workers + 1
+        pending = deque()
+        for item in items:
+            pending.append(self.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
     def submit(self, fn, *args):
         """``fn(*args)`` in a worker; returns its ``AsyncResult``."""
