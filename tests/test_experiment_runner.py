@@ -174,7 +174,7 @@ def test_stages_run_in_order_each_from_the_previous_best_checkpoint_with_a_head_
     assert capsys.readouterr().out.count("finished earlier, skipped") == 16
 
 
-def test_a_stage_killed_mid_way_is_redone_and_finished_ones_are_not(setup):
+def test_a_stage_killed_mid_way_is_redone_and_finished_ones_are_not(setup, capsys):
     config, journal, env = setup
     path = config()
     proc = subprocess.Popen([tool("weam-experiment"), str(path)], env={**env, "FAKE_HANG": "forward/seed1/2-second"},
@@ -184,6 +184,9 @@ def test_a_stage_killed_mid_way_is_redone_and_finished_ones_are_not(setup):
     while not hanging.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert hanging.exists(), proc.communicate()[0]
+    assert main([str(path), "--variants", "forward", "--seeds", "1"]) == 1  # a second process on the same run
+    assert f"forward seed 1 ({path.parent}/out/runs/forward/seed1) is being run by weam-experiment pid " \
+        in capsys.readouterr().err
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its training child, mid-stage
     proc.wait()
     done_before = [t["save"] for t in entries(journal, "train")]

@@ -5,11 +5,14 @@ evaluation, then the report. Restartable: a finished step is skipped when its ou
 without them (killed mid-way, or planned differently) is done again from scratch, and so is every later step
 of its run.
 """
+import contextlib
 import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -31,6 +34,10 @@ class StepFailedError(WeamError, RuntimeError):
     """A training, evaluation or preparation command that exited non-zero."""
 
 
+class RunInUseError(WeamError, RuntimeError):
+    """A run another weam-experiment process is running."""
+
+
 class ExperimentSelectionError(WeamError, ValueError):
     """--variants / --seeds naming what the config does not have."""
 
@@ -38,6 +45,24 @@ class ExperimentSelectionError(WeamError, ValueError):
 def _quote(command: List[str]) -> str:
     return " ".join(a if re.fullmatch(r"[\w@%+=:,./<>-]+", a) else "'" + a.replace("'", "'\\''") + "'"
                     for a in command)
+
+
+@contextlib.contextmanager
+def run_lock(run: RunPlan):
+    """One process per run (variant x seed): an exclusive flock on its ``.lock``, which names the holder."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run.run_dir / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise RunInUseError(f"{run.variant} seed {run.seed} ({run.run_dir}) is being run by {holder}; wait for "
+                                "it, or run other --variants / --seeds") from None
+        f.truncate(0)
+        f.write(f"weam-experiment pid {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        yield
 
 
 def _read_json(path):
@@ -199,12 +224,13 @@ class ExperimentRunner:
         total = sum(len(r.stages) + 1 for r in runs)
         done = 0
         for run in runs:
-            redo = False
-            for step in run.stages:
+            with run_lock(run):
+                redo = False
+                for step in run.stages:
+                    done += 1
+                    redo = self.run_stage(run, step, redo, f"{done}/{total}") or redo
                 done += 1
-                redo = self.run_stage(run, step, redo, f"{done}/{total}") or redo
-            done += 1
-            self.run_evaluation(run, redo, f"{done}/{total}")
+                self.run_evaluation(run, redo, f"{done}/{total}")
         waiting = [r for r in self.runs if not evaluation_finished(r, evaluate_command(self.c, r))]
         if waiting:
             self.progress(f"weam-experiment: no report yet: {len(waiting)} run(s) of the experiment unfinished "
