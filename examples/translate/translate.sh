@@ -97,10 +97,12 @@ done; done
 finish
 { echo "| direction | BLEU | chrF | pairs |"; echo "|---|---|---|---|"
   for lang in "${L[@]}"; do for dir in "en-$lang" "$lang-en"; do
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"| {sys.argv[2]} | {r[\"bleu\"][\"score\"]:.2f} | {r[\"chrf\"][\"score\"]:.2f} | {r[\"segments\"]} |")' \
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))
+print("| %s | %.2f | %.2f | %d |" % (sys.argv[2], r["bleu"]["score"], r["chrf"]["score"], r["segments"]))' \
       "$OUT/mt/$dir/valid.json" "$dir"
   done; done
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"\nBLEU signature: {r[\"bleu\"][\"signature\"]}\nchrF signature: {r[\"chrf\"][\"signature\"]}")' \
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))
+print("\nBLEU signature: %s\nchrF signature: %s" % (r["bleu"]["signature"], r["chrf"]["signature"]))' \
     "$OUT/mt/en-${L[0]}/valid.json"; } > "$OUT/mt/scores.md"
 cat "$OUT/mt/scores.md"
 
