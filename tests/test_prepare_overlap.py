@@ -56,6 +56,7 @@ def test_next_pair_aligns_while_this_one_is_projected(tmp_path, monkeypatch):
     steps = {name: (a, b) for name, a, b in json.loads((data / "prep_report.json").read_text())["timeline"]}
     assert steps["aligner:en-de"][0] <= steps["encode:en-fr"][0]  # en-de aligns while en-fr encodes
     assert steps["words:en-fr"][1] <= steps["aligner:en-de"][1]  # written while en-de's aligner ran
+    assert steps["words:en-fr"][0] <= steps["dict"][0]  # as soon as en-fr was encoded
     assert steps["aligner:en-fr"][0] <= steps["project:en-de"][0]  # started before en-de's links were projected
     assert steps["aligner:en-fr"][1] > steps["project:en-de"][0]
     for pair in ("en-de", "en-fr"):  # the same links as aligning the pair alone

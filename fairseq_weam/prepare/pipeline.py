@@ -145,7 +145,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
 
     try:
         encode_sigs, piece_files = {}, []
-        for pair in pairs:
+        for k, pair in enumerate(pairs):
             name = pair_name(pair)
             ins = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
             outs = {s: [pieces_dir / f"{s}.{name}.{x}.pieces" if x == "align" else pieces_dir / f"{s}.{name}.{x}"
@@ -163,8 +163,12 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
             encode_sigs[pair] = runner.run(f"encode:{name}", settings, [p for s in outs for p in outs[s]], encode)
             _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], runner.results[f"encode:{name}"]["stats"],
                               "cleaning and encoding", raw_dir)
-            if pair == pairs[0] and alignment(0) is not None:
+            if alignment(k) is None:
+                continue
+            if k == 0:
                 alignment(0).start_aligner()  # the first aligner runs while the other pairs encode, dict and unk
+            else:
+                alignment(k).write_words()  # the workers write this pair's words while the first aligner runs
 
         dict_path = dest / "dict.txt"
         if cfg.dict:
