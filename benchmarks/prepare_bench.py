@@ -27,6 +27,8 @@ def add_arguments(parser):
                         help="training pairs of each weam-prepare run (over both language pairs)")
     parser.add_argument("--prepare-workers", type=int, default=2, help="weam-prepare --workers")
     parser.add_argument("--prepare-vocab-size", type=int, default=8000, help="weam-prepare --vocab-size")
+    parser.add_argument("--prepare-spm-input-sentence-size", type=int, default=0,
+                        help="weam-prepare --spm-input-sentence-size (0: its default)")
 
 
 def _tree_rss_kib(root: int) -> int:
@@ -47,10 +49,12 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def timed_tree(args, log_path, interval=0.1):
-    """Run ``args``; return (seconds, peak RSS of its process tree in MiB), or raise with its output."""
+    """Run ``args``; return (seconds, peak PSS of its process tree in MiB, CPU seconds of the tree, samples), or
+    raise with its output. ``samples``: ``(time.time(), PSS MiB)``; the CPU seconds (user + system) count the
+    process and every descendant it waited for (its workers and the aligner)."""
     args = [str(a) for a in args]
     print("+ " + " ".join(args), flush=True)
-    peak = [0]
+    samples = []
     with open(log_path, "w", encoding="utf-8") as log:
         start = time.perf_counter()
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
@@ -58,18 +62,53 @@ def timed_tree(args, log_path, interval=0.1):
 
         def poll():
             while not done.is_set():
-                peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+                samples.append((time.time(), round(_tree_rss_kib(proc.pid) / 1024, 1)))
                 done.wait(interval)
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
-        code = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - start
         done.set()
         poller.join()
-    if code != 0:
-        raise SystemExit(f"command failed ({code}): {' '.join(args)}\n{Path(log_path).read_text()[-4000:]}")
-    return seconds, round(peak[0] / 1024, 1)
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(args)}\n{Path(log_path).read_text()[-4000:]}")
+    peak = max((mib for _, mib in samples), default=0.0)
+    return seconds, peak, round(usage.ru_utime + usage.ru_stime, 1), samples
+
+
+def _union_seconds(intervals) -> float:
+    """Seconds covered by the union of ``(start, end)`` intervals."""
+    total, reach = 0.0, None
+    for a, b in sorted(intervals):
+        if reach is None or a > reach:
+            total, reach = total + b - a, b
+        elif b > reach:
+            total, reach = total + b - reach, b
+    return total
+
+
+def timeline_figures(report: dict, samples) -> dict:
+    """From the report's timeline (stages and align steps) and the PSS samples: the aligner's own seconds, the
+    seconds the pipeline spent outside the aligner, what ran while an aligner ran, and each entry's peak PSS."""
+    timeline = report.get("timeline", [])
+    aligner = [(a, b) for name, a, b in timeline if name.startswith("aligner:")]
+    overlapped = {}
+    for name, a, b in timeline:
+        if name.startswith("aligner:"):
+            continue
+        both = _union_seconds([(max(a, x), min(b, y)) for x, y in aligner if min(b, y) > max(a, x)])
+        if both > 0.05:
+            overlapped[name] = round(both, 2)
+    peak = {}
+    for name, a, b in timeline:
+        inside = [mib for t, mib in samples if a <= t <= b]
+        if inside:
+            peak[name] = max(inside)
+    return {"aligner_seconds": round(_union_seconds(aligner), 2),
+            "aligner_steps": {name: round(b - a, 2) for name, a, b in timeline if name.startswith("aligner:")},
+            "overlapped_with_aligner": overlapped, "peak_pss_mib_by_step": peak}
 
 
 def make_raw(base: Path, raw: Path, size: int):
@@ -92,13 +131,13 @@ def make_raw(base: Path, raw: Path, size: int):
 
 
 def aligner_alone(data: Path, words_dir: Path, log_dir: Path):
-    """eflomal on the words of the pipeline's pieces, per pair: (seconds, largest peak RSS in MiB)."""
+    """eflomal on the words of the pipeline's pieces, per pair: (seconds, largest peak PSS in MiB, CPU seconds)."""
     from fairseq_weam.align.eflomal_backend import eflomal_binary
     from fairseq_weam.text.pieces import words_from_pieces
 
     words_dir.mkdir(parents=True, exist_ok=True)
     pieces = data / ".work" / "pieces"
-    seconds, peak = 0.0, 0.0
+    seconds, peak, cpu = 0.0, 0.0, 0.0
     for pair in PAIRS:
         l1, l2 = pair.split("-")
         for lang in (l1, l2):
@@ -106,11 +145,11 @@ def aligner_alone(data: Path, words_dir: Path, log_dir: Path):
                 for split in ("train", "valid"):
                     for line in open(pieces / f"{split}.{pair}.{lang}", encoding="utf-8"):
                         f.write(" ".join(words_from_pieces(line.split())) + "\n")
-        s, rss = timed_tree([eflomal_binary(), "-s", words_dir / f"{pair}.{l1}", "-t", words_dir / f"{pair}.{l2}",
+        s, rss, c, _ = timed_tree([eflomal_binary(), "-s", words_dir / f"{pair}.{l1}", "-t", words_dir / f"{pair}.{l2}",
                              "-f", words_dir / f"{pair}.fwd", "-r", words_dir / f"{pair}.rev", "--overwrite"],
                             log_dir / f"eflomal.{pair}.log")
-        seconds, peak = seconds + s, max(peak, rss)
-    return seconds, peak
+        seconds, peak, cpu = seconds + s, max(peak, rss), cpu + c
+    return seconds, peak, round(cpu, 1)
 
 
 def bench(args, out: Path) -> dict:
@@ -124,10 +163,15 @@ def bench(args, out: Path) -> dict:
         raw, data = where / "raw", where / "data"
         make_raw(base / "gettext", raw, size)
         shutil.rmtree(data, ignore_errors=True)
-        wall, rss = timed_tree([tool("weam-prepare"), "--raw-dir", raw, "--dest-dir", data, "--vocab-size",
-                                args.prepare_vocab_size, "--workers", args.prepare_workers], where / "prepare.log")
+        load_before = os.getloadavg()[0]
+        extra = ["--spm-input-sentence-size", args.prepare_spm_input_sentence_size] \
+            if args.prepare_spm_input_sentence_size else []
+        wall, rss, cpu, samples = timed_tree([tool("weam-prepare"), "--raw-dir", raw, "--dest-dir", data, "--vocab-size",
+                                              args.prepare_vocab_size, "--workers", args.prepare_workers, *extra],
+                                             where / "prepare.log")
         report = json.loads((data / "prep_report.json").read_text(encoding="utf-8"))
-        aligner, aligner_rss = aligner_alone(data, where / "aligner_alone", where)
+        steps = timeline_figures(report, samples)
+        aligner, aligner_rss, aligner_cpu = aligner_alone(data, where / "aligner_alone", where)
         overhead = (wall - aligner) / aligner
         target = TARGETS.get(size)
         results["sizes"][str(size)] = {
@@ -135,7 +179,10 @@ def bench(args, out: Path) -> dict:
             "wall_seconds": round(wall, 1), "aligner_alone_seconds": round(aligner, 1),
             "overhead_over_aligner": round(overhead, 3),
             "stage_seconds": {k: round(v["seconds"], 2) for k, v in report["stages"].items()},
-            "peak_rss_mib": rss, "aligner_alone_peak_rss_mib": aligner_rss,
+            "peak_rss_mib": rss, "aligner_alone_peak_rss_mib": aligner_rss, "cpu_seconds": cpu, "aligner_alone_cpu_seconds": aligner_cpu,
+            "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2),
+            "spm_input_sentence_size": args.prepare_spm_input_sentence_size or "default",
+            "outside_aligner_seconds": round(wall - steps["aligner_seconds"], 1), **steps,
             "raw_text_mib": round(sum(p.stat().st_size for p in raw.iterdir()) / 2**20, 1),
             "target": target, "met": None if target is None else overhead <= target,
         }
@@ -150,17 +197,37 @@ def markdown(result: dict) -> list:
              f"Corpus: {result['corpus']}; `--workers {result['workers']}`. Overhead = (weam-prepare wall - "
              "eflomal alone on the same words) / eflomal alone. Peak RSS: the largest sampled sum of the "
              "proportional set sizes (PSS) of the weam-prepare process tree (the pipeline, its worker pool and the "
-             "aligner; pages shared by forked workers count once).", "",
+             "aligner; pages shared by forked workers count once). CPU: user + system seconds of the whole tree. "
+             "The aligner of a pair runs in the background while other pairs encode, write words, project and "
+             "binarize; `outside the aligner` is the wall time no aligner ran.", "",
              "| training pairs | pairs out | raw text (MiB) | weam-prepare (s) | eflomal alone (s) | overhead | "
-             "target | peak RSS weam-prepare (MiB) | peak RSS eflomal alone (MiB) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "target | outside the aligner (s) | CPU weam-prepare / eflomal alone (s) | "
+             "peak RSS weam-prepare (MiB) | peak RSS eflomal alone (MiB) | load average |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size, r in result["sizes"].items():
         verdict = "—" if r["target"] is None else f"<= {100 * r['target']:.0f} %: {'met' if r['met'] else 'MISSED'}"
         lines.append(f"| {size} | {r['pairs_out']} | {r['raw_text_mib']} | {r['wall_seconds']} | "
                      f"{r['aligner_alone_seconds']} | {100 * r['overhead_over_aligner']:.0f} % | {verdict} | "
-                     f"{r['peak_rss_mib']} | {r['aligner_alone_peak_rss_mib']} |")
+                     f"{r.get('outside_aligner_seconds', '')} | {r.get('cpu_seconds', '')} / "
+                     f"{r.get('aligner_alone_cpu_seconds', '')} | {r['peak_rss_mib']} | "
+                     f"{r['aligner_alone_peak_rss_mib']} | {r.get('load_average_before', '')} -> "
+                     f"{r.get('load_average_after', '')} |")
     lines.append("")
     for size, r in result["sizes"].items():
-        lines.append(f"- {size} pairs, by stage: " + ", ".join(f"{k} {v}s" for k, v in r["stage_seconds"].items()))
+        wall, alone = r["wall_seconds"], r["aligner_alone_seconds"]
+        if r["target"] is not None:
+            lines.append(f"- {size} pairs: overhead = ({wall} - {alone}) / {alone} = "
+                         f"{100 * (wall - alone) / alone:.0f} % against <= {100 * r['target']:.0f} %: "
+                         f"{'met' if r['met'] else 'MISSED'} (met needs weam-prepare <= "
+                         f"{round(alone * (1 + r['target']), 1)} s).")
+        lines.append(f"- {size} pairs, by stage (s): "
+                     + ", ".join(f"{k} {v}" for k, v in r["stage_seconds"].items()))
+        if "aligner_steps" in r:
+            lines.append(f"- {size} pairs, the aligner's own runs (s): "
+                         + ", ".join(f"{k} {v}" for k, v in r["aligner_steps"].items())
+                         + f"; run while an aligner ran (s): "
+                         + (", ".join(f"{k} {v}" for k, v in r["overlapped_with_aligner"].items()) or "nothing"))
+            lines.append(f"- {size} pairs, peak PSS by stage and align step (MiB): "
+                         + ", ".join(f"{k} {v}" for k, v in r["peak_pss_mib_by_step"].items()))
     lines.append("")
     return lines
