@@ -26,11 +26,14 @@ TEMPERATURE="${TEMPERATURE:-0.1}"                   # contrastive temperature τ
 PRETRAIN_UPDATES="${PRETRAIN_UPDATES:-150}"
 PRETRAIN_TOKENS="${PRETRAIN_TOKENS:-1024}"          # tokens per batch
 RADII="${RADII:-0.05,0.1,0.2,0.4}"                  # PGD radii (L2 over the query's token embeddings)
+PGD_STEPS="${PGD_STEPS:-5}"
+RETRIEVAL_PAIRS="${RETRIEVAL_PAIRS:-$PAIRS}"        # language pairs of the retrieval evaluation
 RETRIEVAL_SENTENCES="${RETRIEVAL_SENTENCES:-200}"   # held-out pairs per language pair (candidates)
 SYNONYM_QUERIES="${SYNONYM_QUERIES:-40}"            # queries per direction and pair under the synonym attack
 TASK_PROGRAMS="${TASK_PROGRAMS:-4}"
 TASK_TRAIN_SIZE="${TASK_TRAIN_SIZE:-800}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-2}"
+ZERO_SHOT="${ZERO_SHOT:-1}"                         # 0: retrieval only (skips steps 4 and the zero-shot table)
 JOBS="${JOBS:-2}"                                   # runs at once, one CPU thread each
 TINY_ARCH="${TINY_ARCH:---arch roberta_base --encoder-layers 2 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 2 --max-positions 128}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
@@ -83,7 +86,7 @@ step "3/5 retrieval, clean and under attack (PGD radii $RADII; synonyms, $SYNONY
 retrieval() {  # variant seed
   local dir="$OUT/pretrain/$1-seed$2"
   weam-retrieval "$dir/checkpoint_last.pt" --data "$DATA" --split valid --max-sentences "$RETRIEVAL_SENTENCES" \
-    --attack-radii "$RADII" --synonym-attack --synonym-limit "$SYNONYM_QUERIES" \
+    --lang-pairs "$RETRIEVAL_PAIRS" --attack-radii "$RADII" --pgd-steps "$PGD_STEPS" --synonym-attack --synonym-limit "$SYNONYM_QUERIES" \
     --output "$dir/retrieval.json" --curve-dir "$dir/curve"
 }
 for seed in $SEEDS; do for variant in $VARIANTS; do
@@ -91,6 +94,7 @@ for seed in $SEEDS; do for variant in $VARIANTS; do
 done; done
 wait_all
 
+if [ "$ZERO_SHOT" = 1 ]; then
 step "4/5 zero-shot on the demo task: fine-tune on English, test on en,$TEST_LANGS"
 [ -d "$OUT/task" ] || weam-gettext-pairs "$OUT/task" --langs "$TEST_LANGS" --label program \
   --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 200 \
@@ -110,6 +114,7 @@ for seed in $SEEDS; do for variant in $VARIANTS; do
   [ -f "$OUT/finetune/$variant-seed$seed/done" ] || launch "finetune-$variant-$seed" finetune "$variant" "$seed"
 done; done
 wait_all
+fi
 
 step "5/5 tables and plots (mean ± std over seeds $SEEDS)"
 COMPARE=(); EVALS=()
@@ -121,9 +126,9 @@ for variant in $VARIANTS; do
   done
   COMPARE+=(--compare "$variant=$reports")
 done
-echo "sentence retrieval accuracy (%), average of x->y and y->x over $PAIRS:"
+echo "sentence retrieval accuracy (%), average of x->y and y->x over $RETRIEVAL_PAIRS:"
 weam-retrieval "${COMPARE[@]}" --curve-dir "$OUT/report"
-weam-report "${EVALS[@]}" --out-dir "$OUT/report"
+[ "$ZERO_SHOT" != 1 ] || weam-report "${EVALS[@]}" --out-dir "$OUT/report"
 echo
 echo "wall time: $(( $(date +%s) - START )) s"
 echo "Tables: $OUT/report/retrieval_summary.md, $OUT/report/summary.md; plots: $OUT/report/robustness_curve.png," \
