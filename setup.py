@@ -22,7 +22,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["fairseq_weam", "fairseq_weam.*"]),
-    package_data={"fairseq_weam": ["xtreme/*.tsv"]},
+    package_data={"fairseq_weam": ["xtreme/*.tsv", "robust/*.json"]},
     install_requires=["torch>=2.1"] + requirements,
     extras_require={"test": ["pytest", "pytest-xdist"], "align": ["eflomal>=2.0"]},
     entry_points={
