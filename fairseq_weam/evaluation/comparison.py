@@ -201,7 +201,7 @@ def write_comparison(runs: Dict[str, List[Path]], out_dir, intersection=False) -
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
-    header = "Zero-shot accuracy (%), mean ± std over seeds; trained on English only."
+    header = "Accuracy (%) on each test language, mean ± std over seeds (each row as its runs were trained)."
     if summary["majority_class"]:
         header += " The majority row is the share of the most frequent gold label (a classifier's floor)."
     write_text_atomic(out_dir / "summary.md", header + "\n\n" + table + "\n")
