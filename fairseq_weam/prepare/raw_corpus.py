@@ -4,11 +4,11 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
 from fairseq_weam.prepare.config import PrepareError
+from fairseq_weam.text_file import numbered_lines
 
 REQUIRED_SPLITS = ("train", "valid")
 OPTIONAL_SPLITS = ("test",)
 _SPLIT_FILE = re.compile(r"^(train|valid|test)\.([^.\-]+)-([^.\-]+)\.([^.\-]+)$")
-BOM = "\ufeff"
 
 
 def discover_pairs(raw_dir) -> List[Tuple[str, str]]:
@@ -98,23 +98,9 @@ def check_parallel(paths: List[Path]):
 
 
 def read_lines(path, on_bad_utf8="error") -> Iterator[Tuple[int, Optional[str]]]:
-    """(line number, text without the newline) for every line; None for a non-UTF-8 line when skipping.
-
-    A byte order mark at the start of the file is dropped (an invisible first character, or malformed link).
-    """
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                text = raw.rstrip(b"\r\n").decode("utf-8")
-                yield number, text[1:] if number == 1 and text.startswith(BOM) else text
-            except UnicodeDecodeError as err:
-                if on_bad_utf8 == "skip":
-                    yield number, None
-                else:
-                    raise PrepareError(
-                        f"{path}:{number}: bytes that are not UTF-8 ({err.reason} at byte {err.start}: "
-                        f"{raw[err.start:err.start + 4]!r}); re-encode the file or pass --on-bad-utf8 skip"
-                    ) from None
+    """(line number, text without the newline) for every line; None for a non-UTF-8 line when skipping."""
+    return numbered_lines(path, PrepareError, on_bad_utf8,
+                          fix="re-encode the file or pass --on-bad-utf8 skip")
 
 
 def file_signature_list(paths) -> List:
