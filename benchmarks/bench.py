@@ -192,27 +192,6 @@ def sections():
     }
 
 
-#: What the figures of the recorded run say about the targets they miss (kept with the figures).
-MISSED = [
-    "- **WEAM vs masked_lm (§1).** The criterion is at its floor: against the project's `mlm` objective on the "
-    "same batches WEAM runs at 0.97, above the head-only floor of 0.917 (one LM-head pass over the masked and "
-    "exchanged states, no device sync, fused cross-entropy). What keeps it below masked_lm is shared by every "
-    "objective of the weam task (mlm: 0.687): the two-row batch format (1.34 cells per real token against "
-    "1.03; floor with padding 0.744; `--order-by-padded-cost` 0.855 and measured 0.774) and per-item data "
-    "work (the per-item masking draws, about 2 ms a pair on this CPU). Reaching 0.95 x 0.917 needs a one-row "
-    "format for WEAM pairs or the padded-cost order by default plus cheaper per-item masking: not done.",
-    "- **Preparation overhead (§2).** Binarization now costs 2-16 s in all (it was 85 s at 20k pairs) and the "
-    "align stage streams in chunks, but three costs remain. (1) The align stages take 1.7-1.8x eflomal alone "
-    "(74 s vs 44 s at 200k, 241 s vs 134 s at 1M): checking, symmetrizing and projecting the links and "
-    "writing the word files run in the worker pool after the aligner instead of overlapping the next pair's "
-    "aligner. (2) Sentencepiece training on up to `--spm-input-sentence-size` (2M) sentences: 16 s and 37 s. "
-    "(3) Encoding: 8 s and 40 s. Peak memory grows with the corpus (811 to 1685 MiB); the pipeline's own "
-    "stages stream, so the likely causes are sentencepiece training on every sentence up to that cap and "
-    "eflomal holding the corpus (238 MiB alone at 1M), not measured stage by stage. Overlapping each pair's link post-processing with the "
-    "next aligner and training sentencepiece on a capped sample are the next steps: not done.",
-]
-
-
 def write_markdown(results, command, path):
     m = results["machine"]
     lines = ["# Benchmarks", "",
@@ -226,7 +205,6 @@ def write_markdown(results, command, path):
             lines += list(markdown(results[name]))
             if lines[-1] != "":
                 lines.append("")
-    lines += ["## Where targets are missed, and why", "", *MISSED, ""]
     lines += ["## 6. GPU", ""]
     if m["gpu"]:
         lines += [f"GPU: {m['gpu']}.", ""]
