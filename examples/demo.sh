@@ -85,14 +85,12 @@ step "4/6 which program is this message from? (English train/dev; test in en,$TE
 [ -d "$DEMO_DIR/task-programs" ] || weam-gettext-pairs "$DEMO_DIR/task-programs" --langs "$TEST_LANGS" \
   --label program --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 300 \
   --test-size 300 --seed "$SEED"
-TASK_LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
-  "$DEMO_DIR/task-programs/gettext_pairs_report.json")
-echo "labels: $TASK_LABELS"
+echo "labels: $(paste -sd, "$DEMO_DIR/task-programs/labels.txt")"
 
 step "5/6 fine-tune every pre-trained model on English only, with --robust-method: $METHODS, seeds $FINETUNE_SEEDS"
 job_finetune() {  # objective method seed
   local run="$DEMO_DIR/finetune-programs/$1-$2-seed$3"
-  TASK=labels LABELS="$TASK_LABELS" TASK_DIR="$DEMO_DIR/task-programs" METHOD="$2" OUT="$run" SEED="$3" \
+  TASK=labels TASK_DIR="$DEMO_DIR/task-programs" METHOD="$2" OUT="$run" SEED="$3" \
   MODEL="$DEMO_DIR/pretrain/$1/checkpoint_last.pt" DICT="$DEMO_DIR/data/dict.txt" \
   SPM_MODEL="$DEMO_DIR/data/sentencepiece.bpe.model" ARCH_FLAGS="$TINY_ARCH" LR=1e-4 \
   EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 ADV_EPS=0.05 ADV_STEP_SIZE=0.05 ADV_STEPS=1 \

@@ -45,6 +45,7 @@ def test_task_layout_labels_and_parallel_rows(locale_dir, tmp_path):
     task = tmp_path / "task"
     assert report["pairs"] == {"train": 40, "dev": 8, "test": 8}
     assert set(report["programs"]) == {"editor", "viewer", "mailer"}
+    assert (task / "labels.txt").read_text().splitlines() == ["0", "1"]
     assert report["counts"]["dropped_ambiguous_program"] == 2   # "open the file number 0 now": both programs
     program = {m: program_of(d) for d, ms in PROGRAMS.items() for m in ms}
     train = read_pairs(task / "train-en.tsv", ["0", "1"])
@@ -146,7 +147,7 @@ def test_cli_succeeds_after_an_interrupted_run(locale_dir, tmp_path, capsys):
     assert gettext_pairs.main(argv) == 0, capsys.readouterr().err
     assert not stale.exists()
     assert sorted(p.name for p in (tmp_path / "task").iterdir()) == [
-        "dev-en.tsv", "gettext_pairs_report.json", "test-de.tsv", "test-en.tsv", "test-fr.tsv", "train-en.tsv"]
+        "dev-en.tsv", "gettext_pairs_report.json", "labels.txt", "test-de.tsv", "test-en.tsv", "test-fr.tsv", "train-en.tsv"]
     assert len(read_pairs(tmp_path / "task" / "train-en.tsv", ["0", "1"])) == 20
     report = json.loads((tmp_path / "task" / "gettext_pairs_report.json").read_text())
     assert report["settings"]["negatives"] == "overlap" and report["settings"]["candidates"] == 5
@@ -161,6 +162,7 @@ def test_program_task_single_sentence_labels_balanced_and_parallel(locale_dir, t
     program = {m: program_of(d) for d, ms in PROGRAMS.items() for m in ms}
     labels = sorted(report["programs"])
     assert labels == ["editor", "mailer", "viewer"]
+    assert (task / "labels.txt").read_text().splitlines() == labels   # finetune.sh's TASK=labels default
     assert report["label_counts"]["train"] == {p: 5 for p in labels}
     for name in ("train-en", "dev-en", "test-en", "test-de", "test-fr"):
         assert all(len(line.split("\t")) == 2 for line in (task / f"{name}.tsv").read_text().splitlines())

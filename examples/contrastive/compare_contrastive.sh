@@ -99,12 +99,10 @@ step "4/5 zero-shot on the demo task: fine-tune on English, test on en,$TEST_LAN
 [ -d "$OUT/task" ] || weam-gettext-pairs "$OUT/task" --langs "$TEST_LANGS" --label program \
   --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 200 \
   --test-size 300 --seed 1
-TASK_LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
-  "$OUT/task/gettext_pairs_report.json")
 finetune() {  # variant seed
   local run="$OUT/finetune/$1-seed$2" model="$OUT/pretrain/$1-seed$2/checkpoint_last.pt"
   # (bash expands the assignments before a command left to right: MODEL must not read the new OUT)
-  TASK=labels LABELS="$TASK_LABELS" TASK_DIR="$OUT/task" METHOD=none OUT="$run" SEED="$2" \
+  TASK=labels TASK_DIR="$OUT/task" METHOD=none OUT="$run" SEED="$2" \
   MODEL="$model" DICT="$DATA/dict.txt" SPM_MODEL="$DATA/sentencepiece.bpe.model" \
   ARCH_FLAGS="$TINY_ARCH" LR=1e-4 EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=50 WORKERS=1 \
   DEVICE_FLAGS="--cpu --num-workers 0" bash "$HERE/../finetune/finetune.sh" --log-interval 50 \

@@ -10,8 +10,9 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 : "${TASK_DIR:?set TASK_DIR to a dir with train-en.tsv, dev-en.tsv, test-{lang}.tsv}"
-TASK="${TASK:-pawsx}"                               # pawsx | xnli | labels (set LABELS)
-LABELS="${LABELS:-}"                                # TASK=labels: comma-separated label set (order = class ids)
+TASK="${TASK:-pawsx}"                               # pawsx | xnli | labels (LABELS or TASK_DIR/labels.txt)
+LABELS="${LABELS:-}"                                # TASK=labels: comma-separated label set (order = class ids),
+[ -z "$LABELS" ] && [ -f "$TASK_DIR/labels.txt" ] && LABELS=$(paste -sd, "$TASK_DIR/labels.txt")  # else the task's
 METHOD="${METHOD:-none}"                            # none | adversarial | noise | augmentation
 source "$HERE/common.sh"                            # MODEL, DICT, SPM_MODEL, ARCH_FLAGS, DEVICE_FLAGS, FROM_MODEL, ROBUST_FLAGS
 SEED="${SEED:-7}"
@@ -25,7 +26,7 @@ WORKERS="${WORKERS:-4}"
 case "$TASK" in
   pawsx) NUM_CLASSES=2; EPOCHS="${EPOCHS:-3}"; COPIES="${COPIES:-10}" ;;
   xnli)  NUM_CLASSES=3; EPOCHS="${EPOCHS:-1}"; COPIES="${COPIES:-3}" ;;
-  labels) : "${LABELS:?TASK=labels needs LABELS=a,b,...}"; IFS=, read -r -a _L <<< "$LABELS"
+  labels) : "${LABELS:?TASK=labels needs LABELS=a,b,... or TASK_DIR/labels.txt (one label per line)}"; IFS=, read -r -a _L <<< "$LABELS"
           NUM_CLASSES=${#_L[@]}; EPOCHS="${EPOCHS:-3}"; COPIES="${COPIES:-10}" ;;
   *) echo "TASK must be pawsx, xnli or labels" >&2; exit 2 ;;
 esac

@@ -39,8 +39,6 @@ mkdir -p "$RESULTS"
 [ -d "$TASK_DIR" ] || weam-gettext-pairs "$TASK_DIR" --langs "$TEST_LANGS" --label program \
   --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 300 \
   --test-size 300 --seed 1
-TASK_LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
-  "$TASK_DIR/gettext_pairs_report.json")
 
 one_run() {  # objective seed
   local run="$RESULTS/${1}_seed$2" ckpt
@@ -63,7 +61,7 @@ one_run() {  # objective seed
       || { echo "retrieval failed: $run/retrieval.log" >&2; return 1; }
   fi
   if [ ! -f "$run/downstream/eval/results.json" ]; then
-    TASK=labels LABELS="$TASK_LABELS" TASK_DIR="$TASK_DIR" METHOD=none OUT="$run/downstream" SEED="$FINETUNE_SEED" MODEL="$ckpt" \
+    TASK=labels TASK_DIR="$TASK_DIR" METHOD=none OUT="$run/downstream" SEED="$FINETUNE_SEED" MODEL="$ckpt" \
     DICT="$DATA/dict.txt" SPM_MODEL="$DATA/sentencepiece.bpe.model" ARCH_FLAGS="$ARCH_FLAGS" LR="$FINETUNE_LR" \
     EPOCHS="$FINETUNE_EPOCHS" VALIDATE_EVERY=125 WORKERS=1 DEVICE_FLAGS="$DEVICE_FLAGS --num-workers 0" \
       bash "$HERE/../finetune/finetune.sh" > "$run/finetune.log" 2>&1 \

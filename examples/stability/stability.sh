@@ -53,8 +53,7 @@ TASK_DIR="$OUT/task-$LABEL"
   --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 200 \
   --test-size 200 --seed 1
 if [ "$LABEL" = program ]; then
-  TASK_FLAGS=(TASK=labels "LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
-    "$TASK_DIR/gettext_pairs_report.json")")
+  TASK_FLAGS=(TASK=labels)   # finetune.sh reads the label set from $TASK_DIR/labels.txt
 else
   TASK_FLAGS=(TASK=pawsx)
 fi

@@ -52,8 +52,6 @@ step "1/6 corpus: natural pairs ($MAX_PAIRS per pair), text for fastText ($MONO_
 [ -d "$OUT/task" ] || weam-gettext-pairs "$OUT/task" --langs "$TEST_LANGS" --label program \
   --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 200 \
   --test-size 300 --seed 1
-TASK_LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
-  "$OUT/task/gettext_pairs_report.json")
 
 step "2/6 seed/test dictionaries ($DICTIONARY)"
 TEXT_FLAGS=(--text "en=$OUT/mono/train.${PAIR_LIST[0]}.en")
@@ -102,7 +100,7 @@ pretrain_and_evaluate() {  # condition seed
     touch "$run/ckpt/done"
   fi
   if [ ! -f "$run/downstream/eval/results.json" ]; then
-    TASK=labels LABELS="$TASK_LABELS" TASK_DIR="$OUT/task" METHOD=none SEED="$2" \
+    TASK=labels TASK_DIR="$OUT/task" METHOD=none SEED="$2" \
     MODEL="$run/ckpt/checkpoint_last.pt" DICT="$dict" SPM_MODEL="$spm" ARCH_FLAGS="$ARCH_FLAGS" LR=1e-4 EPOCHS="$FINETUNE_EPOCHS" \
     VALIDATE_EVERY=100 WORKERS=1 DEVICE_FLAGS="$DEVICE_FLAGS --num-workers 0" \
     OUT="$run/downstream" bash "$HERE/../finetune/finetune.sh" --log-interval 50 > "$run/finetune.log" 2>&1 || return 1

@@ -45,8 +45,7 @@ step "1/7 bitext ($PAIRS) and the task: which program is this UI message from?"
 [ -d "$OUT/task" ] || weam-gettext-pairs "$OUT/task" --langs "$LANGS" --label program \
   --max-programs "$TASK_PROGRAMS" --max-per-program 1000 --train-size "$TASK_TRAIN_SIZE" --dev-size 300 \
   --test-size 300 --seed "$TASK_SEED"
-LABELS=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["programs"])))' \
-  "$OUT/task/gettext_pairs_report.json")
+LABELS=$(paste -sd, "$OUT/task/labels.txt")  # the task's label set (weam-gettext-pairs)
 
 step "2/7 remove every task message (either side) from the bitext, then weam-prepare"
 if [ ! -d "$OUT/raw" ]; then

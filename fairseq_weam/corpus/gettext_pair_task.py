@@ -28,7 +28,9 @@ small models trained from scratch stay at chance (52-54%).
 Only messages translated in every requested language are used; English strings found in more than one
 program are dropped (ambiguous program). Messages are split between train, dev and test before pairing,
 so no test message is seen in training. Output: the XTREME layout of a binary task (``--task pawsx``):
-English ``train-en.tsv``, ``dev-en.tsv`` and ``test-{lang}.tsv`` for English and each language.
+English ``train-en.tsv``, ``dev-en.tsv`` and ``test-{lang}.tsv`` for English and each language, and
+``labels.txt``: the label set, one per line in class-id order (the programs sorted; ``0`` and ``1``), which
+``examples/finetune/finetune.sh`` reads for ``TASK=labels``.
 """
 import json
 import random
@@ -49,6 +51,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 LABELS = ("same_program", "shared_term", "program")
 NEGATIVES = ("random", "overlap")
+LABELS_FILE = "labels.txt"
 _FUNCTION_WORDS = frozenset("""about above after again against also been before being below between both
 cannot could does doing down during each from further have having here into itself just more most must
 once only other over same should some such than that their them then there these they this those through
@@ -247,6 +250,7 @@ def _write_task_files(tmp, s, programs, splits, stats):
             f.writelines("\t".join(map(str, row)) + "\n" for row in rows)
 
     if s.label == "program":
+        (tmp / LABELS_FILE).write_text("".join(f"{p}\n" for p in sorted(programs)), encoding="utf-8")
         for name, lang_name in (("train", "train-en"), ("dev", "dev-en"), ("test", "test-en")):
             write(f"{lang_name}.tsv", [(m, p) for p, m in splits[name]])
         for lang in s.langs:
@@ -254,6 +258,7 @@ def _write_task_files(tmp, s, programs, splits, stats):
         _write_report(tmp, s, programs, {name: len(rows) for name, rows in splits.items()}, stats,
                       {name: dict(sorted(Counter(p for p, _ in rows).items())) for name, rows in splits.items()})
         return
+    (tmp / LABELS_FILE).write_text("0\n1\n", encoding="utf-8")
     write("train-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["train"]])
     write("dev-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["dev"]])
     write("test-en.tsv", [(m1, m2, y) for _, m1, _, m2, y in splits["test"]])
