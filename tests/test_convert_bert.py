@@ -4,6 +4,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from weam_pair_data import write_word_bitext
 from weam_testing import USER_DIR, run, tool, write_lines
 
 pytestmark = pytest.mark.slow
@@ -111,27 +112,10 @@ def test_converted_model_gives_bert_hidden_states_and_mlm_logits(bert_dir, conve
     assert (out.hidden_states[-1][mask].abs().max()) > 0.5  # not trivially equal
 
 
-def write_bitext(raw, n_train=60, n_valid=12):
-    """RAW/{split}.en-de.{en,de} of EN/DE words (one word-level link per word, neighbours swapped) and links."""
-    rng = random.Random(0)
-    for split, n in (("train", n_train), ("valid", n_valid)):
-        x_lines, y_lines, links = [], [], []
-        for _ in range(n):
-            words = [rng.randrange(len(EN)) for _ in range(rng.randint(3, 7))]
-            order = list(range(len(words)))
-            order[0], order[1] = order[1], order[0]
-            x_lines.append(" ".join(EN[k] for k in words))
-            y_lines.append(" ".join(DE[words[w]] for w in order))
-            links.append(" ".join(f"{w}-{order.index(w)}" for w in range(len(words))))
-        write_lines(raw / f"{split}.en-de.en", x_lines)
-        write_lines(raw / f"{split}.en-de.de", y_lines)
-        write_lines(raw / f"{split}.en-de.align", links)
-
-
 @pytest.fixture(scope="module")
 def prepared(bert_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("wp")
-    write_bitext(root / "RAW")
+    write_word_bitext(root / "RAW", EN, DE, n_train=60, n_valid=12, max_len=7)
     run([tool("weam-prepare"), "--raw-dir", root / "RAW", "--dest-dir", root / "DATA", "--hf-tokenizer", bert_dir,
          "--aligner", "precomputed", "--workers", "1"])
     return root

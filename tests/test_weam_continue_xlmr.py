@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 import sentencepiece as spm
+from weam_pair_data import write_word_bitext
 from weam_testing import TINY_ROBERTA, USER_DIR, run, tool, write_lines
 
 pytestmark = pytest.mark.slow
@@ -15,24 +16,6 @@ def word_list(rng, n):
     while len(words) < n:
         words.add("".join(rng.choice(letters) for _ in range(rng.randint(3, 8))))
     return sorted(words)
-
-
-def write_raw_bitext(raw, n_train=160, n_valid=40):
-    """RAW/{split}.en-de.{en,de} and word-level links RAW/{split}.en-de.align (for --aligner precomputed)."""
-    rng = random.Random(0)
-    en, de = word_list(rng, 40), word_list(rng, 40)
-    for split, n in (("train", n_train), ("valid", n_valid)):
-        x_lines, y_lines, links = [], [], []
-        for _ in range(n):
-            words = [rng.randrange(40) for _ in range(rng.randint(3, 9))]
-            order = list(range(len(words)))
-            order[0], order[1] = order[1], order[0]
-            x_lines.append(" ".join(en[k] for k in words))
-            y_lines.append(" ".join(de[words[w]] for w in order))
-            links.append(" ".join(f"{w}-{order.index(w)}" for w in range(len(words))))
-        write_lines(raw / f"{split}.en-de.en", x_lines)
-        write_lines(raw / f"{split}.en-de.de", y_lines)
-        write_lines(raw / f"{split}.en-de.align", links)
 
 
 def make_xlmr_like_checkpoint(root, raw):
@@ -63,7 +46,8 @@ def make_xlmr_like_checkpoint(root, raw):
 
 def test_continue_pretraining_from_an_xlmr_layout_checkpoint(tmp_path):
     raw = tmp_path / "RAW"
-    write_raw_bitext(raw)
+    rng = random.Random(0)
+    write_word_bitext(raw, word_list(rng, 40), word_list(rng, 40), n_train=160, n_valid=40, max_len=9)
     xlmr = make_xlmr_like_checkpoint(tmp_path, raw)
     data = tmp_path / "DATA"
     run([tool("weam-prepare"), "--raw-dir", raw, "--dest-dir", data, "--spm-model", xlmr / "sentencepiece.bpe.model",

@@ -66,3 +66,21 @@ def make_aligned_data(root, pairs=("en-de",), n_train=200, n_valid=48, n_words=3
              "--destdir", data, "--workers", "1"])
     (data / "dict.txt").write_text(dictionary.read_text(encoding="utf-8"), encoding="utf-8")
     return data
+
+
+def write_word_bitext(raw, src_words, tgt_words, n_train, n_valid, max_len, seed=0):
+    """RAW/{split}.en-de.{en,de} of whole words (word k of ``src_words`` translates as word k of ``tgt_words``,
+    the first two words swapped) and their word-level links RAW/{split}.en-de.align (``--aligner precomputed``)."""
+    rng = random.Random(seed)
+    for split, n in (("train", n_train), ("valid", n_valid)):
+        x_lines, y_lines, links = [], [], []
+        for _ in range(n):
+            words = [rng.randrange(len(src_words)) for _ in range(rng.randint(3, max_len))]
+            order = list(range(len(words)))
+            order[0], order[1] = order[1], order[0]
+            x_lines.append(" ".join(src_words[k] for k in words))
+            y_lines.append(" ".join(tgt_words[words[w]] for w in order))
+            links.append(" ".join(f"{w}-{order.index(w)}" for w in range(len(words))))
+        write_lines(Path(raw) / f"{split}.en-de.en", x_lines)
+        write_lines(Path(raw) / f"{split}.en-de.de", y_lines)
+        write_lines(Path(raw) / f"{split}.en-de.align", links)
