@@ -331,7 +331,7 @@ def tiny_roberta(d):
 
 
 def test_reset_positions_change_the_position_ids_the_model_sees():
-    from fairseq_weam.criterions.weam import given_positions
+    from fairseq_weam.criterions.encoder_inputs import given_positions
 
     d = make_dictionary()
     item = hand_made_item(d)
@@ -396,3 +396,76 @@ def test_two_micro_batches_give_the_gradient_of_one_batch_of_both():
     micro = gradient([(small, fa), (large, fb)])
     single = gradient([(all_three, torch.stack([fa[0], fb[0], fb[1], fa[1], fb[2], fb[3]]))])
     assert torch.allclose(micro, single, atol=1e-6)
+
+
+def test_packed_batch_is_one_row_with_a_second_bos_restarting_positions():
+    d, batch = collate("weam", "packed")
+    m, p, bos, eos = d.index("<mask>"), d.pad(), d.bos(), d.eos()
+    net_input = batch["net_input"]
+    assert net_input["src_tokens"].tolist() == [[bos, m, 11, m, 13, eos, bos, m, 21, m, eos]]
+    assert net_input["positions"].tolist() == [[2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6]]  # pad = 1: <s> is 2, both times
+    assert net_input["blocks_from"].tolist() == [6]
+    # x piece i at 1 + i, y piece j at 7 + j
+    assert set(map(tuple, batch["cross_links"].tolist())) == {(1, 8), (1, 9), (7, 2), (9, 1), (9, 4)}
+    assert batch["ntokens"] == 11
+
+
+def random_items(d, n, seed=0):
+    """``n`` masked pairs of random lengths (1 to 9 pieces a side) and random links, masks in the items."""
+    g = torch.Generator().manual_seed(seed)
+    symbols, mask_idx, pad = torch.arange(d.nspecial, len(d) - 1), d.index("<mask>"), d.pad()
+    items = []
+    for k in range(n):
+        item = {"id": k, "pair": "en-de", "line": k, "y_first": False}
+        for side in ("x", "y"):
+            length = int(torch.randint(1, 10, (1,), generator=g))
+            tokens = symbols[torch.randint(len(symbols), (length,), generator=g)]
+            masked = torch.rand(length, generator=g) < 0.4
+            masked[0] = True
+            item[side], item[f"{side}_masked"] = tokens, tokens.masked_fill(masked, mask_idx)
+            item[f"{side}_target"] = torch.full_like(tokens, pad).masked_scatter(masked, tokens[masked])
+        links = torch.stack([torch.randint(len(item["x"]), (4,), generator=g),
+                             torch.randint(len(item["y"]), (4,), generator=g)], dim=1)
+        item["links"] = torch.unique(links, dim=0)
+        items.append(item)
+    return items
+
+
+def test_packed_rows_give_each_sentence_the_states_it_has_alone_and_the_loss_of_separate_rows():
+    """Packed rows (<s> x </s> <s> y </s>, attention within each sentence, positions restarting) are the same
+    method as two rows: every piece's final state equals that of its sentence encoded alone, and the weam loss
+    equals the separate format's, on pairs of different lengths (padding in both formats)."""
+    d = make_dictionary()
+    items = random_items(d, 6)
+    model = tiny_roberta(d)
+    criterion = WeamCriterion(SimpleNamespace(target_dictionary=d), cl_weight=0.7)
+    packed = ObjectiveBatchDataset(items, d, "weam", "packed", shuffle=False).collater(items)
+    separate = ObjectiveBatchDataset(items, d, "weam", "separate", shuffle=False).collater(items)
+    bos, eos = d.bos(), d.eos()
+    with torch.no_grad():
+        from fairseq_weam.criterions.encoder_inputs import encoder_inputs
+
+        with encoder_inputs(model, packed["net_input"]):
+            states = model(packed["net_input"]["src_tokens"], features_only=True)[0]
+        for r, item in enumerate(items):
+            lx, ly = len(item["x"]), len(item["y"])
+            for side, start, length in (("x", 0, lx), ("y", lx + 2, ly)):
+                alone = torch.cat([torch.tensor([bos]), item[f"{side}_masked"], torch.tensor([eos])]).unsqueeze(0)
+                expected = model(alone, features_only=True)[0][0]
+                assert torch.allclose(states[r, start:start + length + 2], expected, atol=1e-5)
+        loss_packed, size_packed, log_packed = criterion(model, packed)
+        loss_separate, size_separate, log_separate = criterion(model, separate)
+    assert size_packed == size_separate and log_packed["cl_tokens"] == log_separate["cl_tokens"] > 0
+    assert float(loss_packed) == pytest.approx(float(loss_separate), abs=1e-4)
+    layers = model.encoder.sentence_encoder.layers
+    assert not any(layer._forward_pre_hooks for layer in layers)  # the hooks are gone after the step
+
+
+def test_packed_pairs_cost_one_row_in_the_padded_batch():
+    from fairseq_weam.data.objective_batch_dataset import pair_costs
+
+    lx, ly = np.array([3, 10]), np.array([5, 2])
+    assert pair_costs(lx, ly, {"packed"}).tolist() == [12, 16]
+    assert pair_costs(lx, ly, {"rows"}).tolist() == [14, 24]
+    assert pair_costs(lx, ly, {"concat", "packed"}).tolist() == [12, 16]
+    assert pair_costs(lx, ly, {"rows", "concat"}).tolist() == [14, 24]

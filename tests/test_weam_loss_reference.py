@@ -217,3 +217,26 @@ def test_training_curve_equals_the_recorded_one(data, mode):
     values = tuple(float(fields[k]) for k in ("loss", "ml_loss", "cl_loss", "ml_tokens", "cl_tokens"))
     assert values[3:] == RECORDED_VALID[mode][3:]
     assert values[:3] == pytest.approx(RECORDED_VALID[mode][:3], abs=2e-3)
+
+
+@pytest.mark.slow
+def test_packed_rows_train_like_two_rows(data):
+    """--input-mode packed is the separate format's method in one row: with the same batches (ordered by pair
+    length, which both formats share) and masks, fairseq-train logs the same losses, update by update."""
+    def curve(*flags):
+        proc = run([tool("fairseq-train"), data, "--user-dir", USER_DIR, "--task", "weam", "--criterion", "weam",
+                    *TINY_ROBERTA, "--tokens-per-sample", "64", "--batch-size", "8", "--optimizer", "adam",
+                    "--lr", "1e-2", "--max-update", "6", "--no-save", "--cpu", "--num-workers", "0",
+                    "--log-format", "simple", "--log-interval", "1", "--seed", "5", "--dropout", "0",
+                    "--attention-dropout", "0", "--order-by-pair-length", "--disable-validation", *flags])
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "train_inner" in line]
+        return [{k: float(v) for k, v in re.findall(r"(\w+)=([-\d.e]+)", line)
+                 if k in ("loss", "ml_loss", "cl_loss", "ml_tokens", "cl_tokens", "bsz")} for line in lines]
+
+    separate, packed = curve(), curve("--input-mode", "packed")
+    assert len(separate) == len(packed) == 6
+    for two_rows, one_row in zip(separate, packed):
+        assert {k: one_row[k] for k in ("ml_tokens", "cl_tokens", "bsz")} == \
+               {k: two_rows[k] for k in ("ml_tokens", "cl_tokens", "bsz")}
+        for key in ("loss", "ml_loss", "cl_loss"):
+            assert one_row[key] == pytest.approx(two_rows[key], abs=2e-3), (key, one_row, two_rows)

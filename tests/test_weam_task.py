@@ -205,7 +205,7 @@ def test_reset_positions_restart_at_the_second_sentence(data):
 
 
 @pytest.mark.parametrize("objective,mode", [("weam", "separate"), ("mlm", "separate"), ("tlm", "separate"),
-                                            ("weam", "concat")])
+                                            ("weam", "concat"), ("weam", "packed"), ("mlm", "packed")])
 def test_max_tokens_bounds_the_padded_batch_tensor(data, objective, mode):
     task = make_task(data, objective=objective, input_mode=mode)
     dataset = task.load_dataset("train")
@@ -254,7 +254,8 @@ def test_batching_reads_the_token_counts_as_one_array(data, split, monkeypatch):
     assert sum(len(b) for b in iterator.frozen_batches) == len(indices)
 
 
-@pytest.mark.parametrize("objective,mode", [("weam", "separate"), ("tlm", "separate"), ("weam", "concat")])
+@pytest.mark.parametrize("objective,mode", [("weam", "separate"), ("tlm", "separate"), ("weam", "concat"),
+                                            ("weam", "packed")])
 def test_ordering_by_padded_cost_pads_less_and_keeps_every_pair(data, objective, mode):
     def epoch(**flags):
         task = make_task(data, objective=objective, input_mode=mode, **flags)
@@ -271,5 +272,5 @@ def test_ordering_by_padded_cost_pads_less_and_keeps_every_pair(data, objective,
     assert sorted(sum(cost_pairs, [])) == sorted(sum(length_pairs, []))
     if mode == "separate" and objective != "tlm":  # two rows a pair: the cost is 2 * (max(|x|, |y|) + 2)
         assert cost_cells < length_cells, (cost_cells, length_cells)
-    else:  # one row a pair: its cost is |x| + |y| + 3, the same order and batches
+    else:  # one row a pair: its cost is |x| + |y| + 3 (+ 1 packed), the same order and batches
         assert cost_pairs == length_pairs

@@ -33,18 +33,16 @@ sum (the contrastive mean times ``w``, default 1) with ``sample_size = 1``: ever
 Each objective's parts are logged under its name (``weam_loss``, ``weam_ml_loss``, ``contrastive_ctr_acc``, ...).
 """
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.modules import LearnedPositionalEmbedding
 from fairseq.modules.cross_entropy import cross_entropy
 
 from fairseq_weam.criterions.contrastive_loss import POOLINGS, info_nce, pool_states
+from fairseq_weam.criterions.encoder_inputs import encoder_inputs
 from fairseq_weam.errors import WeamError
 
 
@@ -76,31 +74,6 @@ def mean_linked_states(flat, keys, slot, counts):
     slot numbers in ``[0, len(counts))``, ``counts`` the keys per slot (all given by the collater: no device sync)."""
     summed = flat.new_zeros(len(counts), flat.size(1)).index_add_(0, slot, flat.index_select(0, keys))
     return summed / counts.to(flat.dtype).unsqueeze(1)
-
-
-@contextmanager
-def given_positions(model, positions):
-    """Run ``model`` with these position ids instead of fairseq's ``pad + 1 + t`` (``--reset-positions``).
-
-    fairseq's RoBERTa encoder takes no position ids, so a forward hook on its learned positional embedding
-    replaces that module's output by the embedding of ``positions``; the hook is removed on exit.
-    """
-    if positions is None:
-        yield
-        return
-    embed = getattr(getattr(model.encoder, "sentence_encoder", None), "embed_positions", None)
-    if not isinstance(embed, LearnedPositionalEmbedding):
-        raise WeamError(
-            "--reset-positions needs a model with learned positional embeddings (RoBERTa / XLM-R); "
-            f"this one has {type(embed).__name__}: drop the flag"
-        )
-    handle = embed.register_forward_hook(
-        lambda module, args, output: F.embedding(positions, module.weight, module.padding_idx)
-    )
-    try:
-        yield
-    finally:
-        handle.remove()
 
 
 @register_criterion("weam", dataclass=WeamCriterionConfig)
@@ -137,7 +110,7 @@ class WeamCriterion(FairseqCriterion):
     def masked_terms(self, model, sample):
         """mean_ml + λ·mean_cl of a weam / tlm / mlm batch, in the summed form of the module docstring."""
         net_input = sample["net_input"]
-        with given_positions(model, net_input.get("positions")):
+        with encoder_inputs(model, net_input):  # positions of restarting rows, packed rows' attention
             features = model(net_input["src_tokens"], features_only=True)[0]
         flat = features.reshape(-1, features.size(-1))
         ml_tokens, cl_tokens = sample["ml_tokens"], sample["cl_tokens"]  # Python ints from the collater

@@ -7,7 +7,7 @@ from fairseq_weam.data.aligned_pair_dataset import (
     load_dictionary,
     select_lang_pairs,
 )
-from fairseq_weam.data.objective_batch_dataset import ObjectiveBatchDataset, is_concat
+from fairseq_weam.data.objective_batch_dataset import ObjectiveBatchDataset, is_concat, row_layout
 from fairseq_weam.data.pair_masking_dataset import PairMaskingDataset, mask_segments
 from fairseq_weam.data.pair_sampling import (
     PairConcatDataset,
@@ -27,6 +27,7 @@ __all__ = [
     "load_dictionary",
     "mask_segments",
     "pair_sampling_probabilities",
+    "row_layout",
     "sample_pairs_with_temperature",
     "select_lang_pairs",
 ]

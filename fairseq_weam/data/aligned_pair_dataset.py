@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from fairseq.data import Dictionary, FairseqDataset, data_utils
 
+from fairseq_weam.data.objective_batch_dataset import pair_costs
 from fairseq_weam.errors import WeamError
 
 LAYOUT = ("dict.txt, {split}.{l1}-{l2}.{lang}.bin/.idx, {split}.align.{l1}-{l2}.bin/.idx "
@@ -65,7 +66,7 @@ def select_lang_pairs(data_dir, split, wanted=None):
 
 
 def load_aligned_pairs(data_dir, split, pair, dictionary, max_pieces, require_alignments=True,
-                       separate_rows=False):
+                       layouts=("concat",)):
     """The ``AlignedPairDataset`` of one language pair and split of a weam data directory."""
     l1, l2 = pair.split("-")
     prefix = os.path.join(data_dir, f"{split}.{pair}.")
@@ -81,8 +82,7 @@ def load_aligned_pairs(data_dir, split, pair, dictionary, max_pieces, require_al
             f"{align_prefix}.bin/.idx not found: the word alignments of {pair} ({split}) are needed; "
             "weam-prepare writes them (fairseq-preprocess --align-suffix align)"
         )
-    return AlignedPairDataset(src, tgt, align, dictionary.eos(), max_pieces, name=pair,
-                              separate_rows=separate_rows)
+    return AlignedPairDataset(src, tgt, align, dictionary.eos(), max_pieces, name=pair, layouts=layouts)
 
 
 class AlignedPairDataset(FairseqDataset):
@@ -93,13 +93,14 @@ class AlignedPairDataset(FairseqDataset):
     that point past a cut are dropped. ``sizes`` is the length of the pair as one sequence
     (``|x| + |y| + 3``) for every objective, so that every objective orders the pairs alike.
     ``num_tokens`` is what the pair costs in the padded batch tensor, which fairseq's ``--max-tokens``
-    bounds as ``rows x longest``: ``|x| + |y| + 3`` for one row ``<s> x </s> y </s>``, and
-    ``2 * (max(|x|, |y|) + 2)`` when x and y are two rows (``separate_rows``). ``size`` returns the same
+    bounds as ``rows x longest``, for the batch ``layouts`` (``objective_batch_dataset.pair_costs``):
+    ``|x| + |y| + 3`` for one row ``<s> x </s> y </s>``, ``|x| + |y| + 4`` packed ``<s> x </s> <s> y </s>``,
+    ``2 * (max(|x|, |y|) + 2)`` when x and y are two rows. ``size`` returns the same
     cost, because fairseq's ``ConcatDataset`` counts tokens by ``size``; filtering by ``--max-positions``
     reads ``sizes``, and every pair fits by construction.
     """
 
-    def __init__(self, src, tgt, align, eos, max_pieces, name="", separate_rows=False):
+    def __init__(self, src, tgt, align, eos, max_pieces, name="", layouts=("concat",)):
         if len(src) != len(tgt) or (align is not None and len(align) != len(src)):
             raise ValueError(
                 f"language pair {name}: {len(src)} source lines, {len(tgt)} target lines and "
@@ -112,10 +113,7 @@ class AlignedPairDataset(FairseqDataset):
         self.src_lengths = np.minimum(self._lengths(src), max_pieces)
         self.tgt_lengths = np.minimum(self._lengths(tgt), max_pieces)
         self._sizes = (self.src_lengths + self.tgt_lengths + 3).astype(np.int64)
-        if separate_rows:
-            self._num_tokens = 2 * (np.maximum(self.src_lengths, self.tgt_lengths) + 2)
-        else:
-            self._num_tokens = self._sizes
+        self._num_tokens = pair_costs(self.src_lengths, self.tgt_lengths, layouts)
 
     @staticmethod
     def _lengths(dataset):

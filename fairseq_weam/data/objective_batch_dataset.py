@@ -4,7 +4,12 @@ Everything before this wrapper is shared by all objectives; here, and only here,
 
 * ``mlm``: ``<s> x </s>`` and ``<s> y </s>`` as 2B separate monolingual rows (rows 0..B-1 are x, B..2B-1 y);
 * ``tlm``: one row ``<s> x </s> y </s>`` per pair, both sides masked;
-* ``weam``: the rows of ``mlm`` (``input_mode=separate``) or of ``tlm`` (``concat``), plus ``cross_links``.
+* ``weam``: the rows of ``mlm`` (``input_mode=separate``) or of ``tlm`` (``concat``), plus ``cross_links``;
+* ``packed`` (weam and mlm): one row ``<s> x </s> <s> y </s>`` per pair whose two sentences do not see each
+  other: ``net_input["blocks_from"]`` is the column where the second sentence starts, the criterion restricts
+  attention to each sentence's own columns, and positions restart at the second ``<s>``. The encoder's outputs
+  are those of two rows (the same method), but the batch pads like one row (``|x| + |y| + 4`` cells per pair
+  instead of ``2 * (max(|x|, |y|) + 2)``).
 
 One-row formats present each pair in either order, ``<s> x </s> y </s>`` or ``<s> y </s> x </s>``, drawn per
 example from (seed, epoch, index) (``both_orders``, ``pair_orders``; the batch's ``y_first`` says which), so that no language is
@@ -30,13 +35,32 @@ from fairseq.data import BaseWrapperDataset
 from fairseq_weam.data.keyed_random import derive_key, keyed_uniform
 
 OBJECTIVES = ("weam", "tlm", "mlm")
-INPUT_MODES = ("separate", "concat")
+INPUT_MODES = ("separate", "concat", "packed")
 ORDER_STREAM = 2  # the pair order is keyed (seed, epoch, index, 2); the masks' keys are (seed, epoch, index, side 0|1, ...)
 
 
+def row_layout(objective, input_mode):
+    """How a pair of ``objective`` sits in the batch: ``rows`` (x and y two rows), ``concat`` (one row
+    ``<s> x </s> y </s>``, each side attending to both) or ``packed`` (one row ``<s> x </s> <s> y </s>``, each
+    side attending to itself only). tlm is always ``concat``; mlm is ``packed`` or ``rows``, never concat."""
+    if objective == "tlm":
+        return "concat"
+    if input_mode == "packed":
+        return "packed"
+    return "concat" if objective == "weam" and input_mode == "concat" else "rows"
+
+
 def is_concat(objective, input_mode):
-    """True when a pair is one row ``<s> x </s> y </s>``; False when x and y are two rows of the batch."""
-    return objective == "tlm" or (objective == "weam" and input_mode == "concat")
+    """True when a pair is one row ``<s> x </s> y </s>`` whose sides see each other."""
+    return row_layout(objective, input_mode) == "concat"
+
+
+def pair_costs(x_lengths, y_lengths, layouts):
+    """Tensor cells of each pair in a padded batch (what ``--max-tokens`` bounds: rows x longest), the largest
+    over ``layouts`` (a hybrid batch formats items by several)."""
+    per_layout = {"rows": 2 * (np.maximum(x_lengths, y_lengths) + 2), "concat": x_lengths + y_lengths + 3,
+                  "packed": x_lengths + y_lengths + 4}
+    return np.max([per_layout[layout] for layout in layouts], axis=0).astype(np.int64)
 
 
 class ObjectiveBatchDataset(BaseWrapperDataset):
@@ -48,7 +72,8 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         if input_mode not in INPUT_MODES:
             raise ValueError(f"unknown input mode {input_mode!r}: choose one of {', '.join(INPUT_MODES)}")
         self.objective = objective
-        self.concat = is_concat(objective, input_mode)
+        self.layout = row_layout(objective, input_mode)
+        self.concat = self.layout == "concat"
         self.both_orders = both_orders and self.concat
         self.reset_positions = reset_positions and self.concat
         self.order_by_cost = order_by_cost
@@ -68,8 +93,8 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
 
     def ordered_indices(self):
         """Sort by what a pair costs in the padded batch, ``num_tokens`` (``order_by_cost``, for padding efficiency):
-        2 * (max(|x|, |y|) + 2) for two rows, |x| + |y| + 3 for one row; without ``order_by_cost``, by |x| + |y|
-        whatever the format. Ties in a per-epoch random order."""
+        2 * (max(|x|, |y|) + 2) for two rows, |x| + |y| + 3 (concat) or + 4 (packed) for one row; without
+        ``order_by_cost``, by |x| + |y| whatever the format. Ties in a per-epoch random order."""
         sizes = self.num_tokens_vec(np.arange(len(self))) if self.order_by_cost else np.asarray(self.sizes)
         if not self.shuffle:
             return np.argsort(sizes, kind="mergesort")
@@ -109,6 +134,10 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
             x_row = y_row = torch.arange(B)
             x_col = torch.where(y_first, ly + 2, 1)
             y_col = torch.where(y_first, 1, lx + 2)
+        elif self.layout == "packed":  # row r: <s> x </s> <s> y </s>, the second <s> at column lx + 2
+            row_lengths = lx + ly + 4
+            x_row = y_row = torch.arange(B)
+            x_col, y_col = torch.ones(B, dtype=torch.long), lx + 3
         else:  # rows 0..B-1: <s> x </s>; rows B..2B-1: <s> y </s>
             row_lengths = torch.cat([lx + 2, ly + 2])
             x_row, y_row = torch.arange(B), torch.arange(B, 2 * B)
@@ -125,6 +154,8 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
             flat_src[positions], flat_target[positions] = masks[side]
             flat_src[start + lengths] = self.eos
         src_tokens[:, 0] = self.bos
+        if self.layout == "packed":
+            flat_src[y_start - 1] = self.bos
 
         ml_positions = flat_target.ne(self.pad).nonzero().squeeze(1)
         links = torch.zeros(0, 2, dtype=torch.long)
@@ -134,7 +165,10 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         ml_tokens, cl_tokens = len(ml_positions), len(queries)
         net_input = {"src_tokens": src_tokens, "src_lengths": row_lengths}
         if self.reset_positions:
-            net_input["positions"] = self._positions(src_tokens, torch.where(y_first, x_col, y_col))
+            net_input["positions"] = self._positions(src_tokens, torch.where(y_first, x_col, y_col), self.pad + 2)
+        if self.layout == "packed":  # the second sentence's <s> gets <s>'s position, as if encoded alone
+            net_input["positions"] = self._positions(src_tokens, y_col - 1, self.pad + 1)
+            net_input["blocks_from"] = y_col - 1
         return {
             "id": torch.tensor([s["id"] for s in samples], dtype=torch.long),
             "pair": [s["pair"] for s in samples],
@@ -173,11 +207,11 @@ class ObjectiveBatchDataset(BaseWrapperDataset):
         offsets = torch.cumsum(lengths, 0) - lengths
         return torch.arange(int(lengths.sum())) + torch.repeat_interleave(start - offsets, lengths)
 
-    def _positions(self, src_tokens, second):
-        """fairseq's position ids (``pad + 1 + t``), restarting at column ``second[r]`` of row r at ``pad + 2``."""
+    def _positions(self, src_tokens, second, restart):
+        """fairseq's position ids (``pad + 1 + t``), restarting at column ``second[r]`` of row r at ``restart``."""
         t = torch.arange(src_tokens.size(1)).unsqueeze(0)
         start = second.unsqueeze(1)
-        positions = torch.where(t < start, self.pad + 1 + t, self.pad + 2 + t - start)
+        positions = torch.where(t < start, self.pad + 1 + t, restart + t - start)
         return positions.masked_fill(src_tokens.eq(self.pad), self.pad)
 
 

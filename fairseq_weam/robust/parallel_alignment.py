@@ -185,7 +185,7 @@ class ParallelAlignment:
             self.dataset = self.task.dataset("train")
         else:
             sides = [load_aligned_pairs(self.task.cfg.data, "train", pair, self.dictionary,
-                                        self.cfg.parallel_max_pieces, separate_rows=True) for pair in self.pairs]
+                                        self.cfg.parallel_max_pieces, layouts=("rows",)) for pair in self.pairs]
             self.dataset = LinkedPairBatches(
                 sample_pairs_with_temperature(sides, self.cfg.parallel_sampling_alpha, self.seed), self.dictionary,
                 self.seed)

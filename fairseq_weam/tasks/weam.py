@@ -28,6 +28,7 @@ from fairseq_weam.data import (  # noqa: F401  (find_lang_pairs: re-exported, pa
     is_concat,
     load_aligned_pairs,
     load_dictionary,
+    row_layout,
     sample_pairs_with_temperature,
     select_lang_pairs,
 )
@@ -86,8 +87,10 @@ class WeamConfig(FairseqDataclass):
     )
     input_mode: ChoiceEnum(INPUT_MODES) = field(
         default="separate",
-        metadata={"help": "weam only: encode x and y as two sequences of the batch (separate) or as one "
-                          "sequence <s> x </s> y </s> (concat)"},
+        metadata={"help": "weam: x and y as two rows of the batch (separate), as one row <s> x </s> y </s> whose "
+                          "sides attend to each other (concat), or packed in one row <s> x </s> <s> y </s> whose "
+                          "sides attend only to themselves, positions restarting at the second <s> (packed: the "
+                          "outputs of separate, the padding of one row; mlm too)"},
     )
     pair_sampling_alpha: float = field(
         default=0.3,
@@ -188,8 +191,8 @@ class WeamTask(FairseqTask):
         if cfg.reset_positions and not is_concat(cfg.objective, cfg.input_mode):
             raise WeamTaskError(
                 f"--reset-positions applies to <s> x </s> y </s> inputs (--objective tlm, or weam with "
-                f"--input-mode concat); --objective {cfg.objective} --input-mode {cfg.input_mode} encodes each "
-                "sentence as its own row, whose positions already start at its beginning: drop the flag"
+                f"--input-mode concat); --objective {cfg.objective} --input-mode {cfg.input_mode} gives each "
+                "sentence its own positions already (two rows, or packed with positions restarting): drop the flag"
             )
         WeamTask.hybrid_shares(cfg)  # refuses bad --objective / --hybrid-objectives / --contrastive-weight settings
         # `is True`: a WeamConfig built outside fairseq holds the unresolved "${common.fp16}" strings
@@ -269,7 +272,7 @@ class WeamTask(FairseqTask):
         return load_aligned_pairs(
             self.cfg.data, split, pair, self.dictionary, (self.cfg.tokens_per_sample - 3) // 2,
             require_alignments="weam" in self.objective_names(),
-            separate_rows=not all(is_concat(name, self.cfg.input_mode) for name in self.objective_names()),
+            layouts={row_layout(name, self.cfg.input_mode) for name in self.objective_names()},
         )
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
