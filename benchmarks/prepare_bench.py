@@ -236,6 +236,17 @@ def markdown(result: dict) -> list:
             lines.append(f"- {size} pairs, peak PSS by stage and align step (MiB): "
                          + ", ".join(f"{k} {v}" for k, v in r["peak_pss_mib_by_step"].items()))
     lines.append("")
+    peaks = {size: r["peak_pss_mib_by_step"] for size, r in result["sizes"].items() if r.get("peak_pss_mib_by_step")}
+    if peaks:
+        def others(by_step):
+            return max(v for k, v in by_step.items() if k != "sentencepiece")
+
+        lines += ["Memory. Sentencepiece training holds its sample, at most `--spm-input-sentence-size` sentences "
+                  "(default 2M), so its peak grows with the corpus only up to that cap: "
+                  + ", ".join(f"{by_step.get('sentencepiece', '-')} MiB at {size} pairs" for size, by_step in peaks.items())
+                  + ". Every other stage streams its text in chunks; their largest peak (the aligner, which holds "
+                  "its pair's words, and the worker pool beside it): "
+                  + ", ".join(f"{others(by_step)} MiB at {size} pairs" for size, by_step in peaks.items()) + ".", ""]
     for size, r in result["sizes"].items():
         if r["target"] is None or r["met"] or r.get("before_first_aligner_seconds") is None:
             continue
@@ -253,8 +264,12 @@ def markdown(result: dict) -> list:
             f"aligner's input), {after} s after the last aligner ends (projecting and binarizing the last pair: its "
             f"output), {gaps} s between aligner runs. The first three are bound to the aligner's input and output: "
             f"({start_exit} + {before} + {after}) / {alone} = {100 * (start_exit + before + after) / alone:.0f} % "
-            f"of eflomal alone at these stage costs, whatever overlaps in between. Going lower means a cheaper "
-            f"sentencepiece training (a smaller `--spm-input-sentence-size` sample, which changes the vocabulary) or "
-            f"a process that does not import fairseq: not done.")
+            f"of eflomal alone at these stage costs, whatever overlaps in between: the aligner reads words made of "
+            f"sentencepiece pieces (the project's one word boundary), so sentencepiece must be trained and the "
+            f"first pair encoded before it starts, and its links are projected onto those pieces after it ends. "
+            f"Going lower means aligning the whitespace words of the cleaned text while sentencepiece trains "
+            f"(a second word boundary to reconcile with the pieces, line by line), a smaller "
+            f"`--spm-input-sentence-size` sample (a different vocabulary), or a faster projection of the last "
+            f"pair: not done.")
         lines.append("")
     return lines

@@ -170,6 +170,11 @@ def markdown(result: dict) -> list:
         verdict = "" if target is None else ("met" if result["met"][name] else "MISSED")
         lines.append(f"| {name} | {value['seconds_per_update']} | {value['ratio_to_none']} | "
                      f"{floor.get(name, '')} | {'' if target is None else f'<= {target}'} | {verdict} |")
+    below = [name for name, value in updates.items() if value["ratio_to_none"] < floor.get(name, 0) * 0.97]
+    if below:
+        lines += ["", f"Caution: {', '.join(below)} measured below the floor, which no code can beat: the runs "
+                  "met different conditions (the `none` runs were slowed by other load on the machine); re-measure "
+                  "on a quiet one."]
     g, b, a = units["g"], units["b"], units["a"]
     lines += ["", f"Pass costs of the bench model (training mode, batch {BATCH} x {units['tokens_per_row']} tokens, "
               f"forward {units['forward_seconds']} s = 1): full backward g = {g}, backward w.r.t. the input only "
