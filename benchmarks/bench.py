@@ -170,7 +170,7 @@ def memory_markdown(mem) -> list:
     lines = ["## 5. Peak RSS of pre-training data loading (one epoch of batches collated)", "",
              "| training pairs | batches | peak RSS (MiB) | RSS after imports (MiB) |", "|---:|---:|---:|---:|"]
     for v in mem.values():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and "pairs" in v:
             lines.append(f"| {v['pairs']} | {v['batches']} | {v['peak_rss_mib']} | {v['rss_after_imports_mib']} |")
     return lines + ["", f"Growth: {mem['growth_mib']} MiB ({mem['growth_ratio']}x).", ""]
 
@@ -192,12 +192,20 @@ def sections():
     }
 
 
+def command_line():
+    """How this process was started: ``make bench`` (BENCH_ARGS, if any) or the script's own command line."""
+    if os.environ.get("MAKELEVEL"):
+        return " ".join(["make bench"] + ([f"BENCH_ARGS='{os.environ['BENCH_ARGS']}'"] if os.environ.get("BENCH_ARGS") else []))
+    return " ".join(["python benchmarks/bench.py", *sys.argv[1:]])
+
+
 def write_markdown(results, command, path):
     m = results["machine"]
     lines = ["# Benchmarks", "",
              f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}; "
              f"GPU: {m['gpu'] or 'none available on this machine'}.", "",
-             f"Command: `{command}` (raw figures in `bench_out/results.json`, logs in `bench_out/`). Every "
+             f"Command: `{command}` (raw figures in `bench_out/results.json`, logs in `bench_out/`; a section "
+             "re-run alone names its own command at its end). Every "
              "process runs one thread (OMP_NUM_THREADS=1); each ratio compares runs made one after the other "
              "in the same conditions.", ""]
     for name, (_, markdown, _) in sections().items():
@@ -205,6 +213,9 @@ def write_markdown(results, command, path):
             lines += list(markdown(results[name]))
             if lines[-1] != "":
                 lines.append("")
+            run_info = results[name].get("measured_by")
+            if run_info:
+                lines += [f"_This section: `{run_info['command']}`, started {run_info['started']}._", ""]
     lines += ["## 6. GPU", ""]
     if m["gpu"]:
         lines += [f"GPU: {m['gpu']}.", ""]
@@ -243,7 +254,9 @@ def main():
         if name == "report":  # rewrite BENCHMARKS.md from bench_out/results.json only
             continue
         print(f"=== benchmark: {name}", flush=True)
+        started = datetime.datetime.now().isoformat(timespec="minutes")
         results[name] = benches[name][0](args, args.out)
+        results[name]["measured_by"] = {"command": command_line(), "started": started}
         results_path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_markdown(results, "make bench", args.markdown)
     print(Path(args.markdown).read_text(encoding="utf-8"))

@@ -38,7 +38,7 @@ def add_arguments(parser):
     _add(parser, "--log-interval", type=int, default=10, help="updates per train_inner line")
     _add(parser, "--throughput-pairs", type=int, default=5000, help="pairs per language pair (en-de, en-fr)")
     _add(parser, "--throughput-updates", type=int, default=60, help="updates per training run")
-    _add(parser, "--throughput-rounds", type=int, default=1,
+    _add(parser, "--throughput-rounds", type=int, default=2,
          help="rounds of all runs, one after the other; the median of the rounds is reported")
     _add(parser, "--throughput-baseline-user-dir", type=Path, default=None,
          help="another copy of fairseq_weam (e.g. an older commit) to time as 'weam_baseline' in the same rounds")
