@@ -462,7 +462,10 @@ def test_packed_rows_give_each_sentence_the_states_it_has_alone_and_the_loss_of_
 
 
 def test_packed_pairs_cost_one_row_in_the_padded_batch():
-    from fairseq_weam.data.objective_batch_dataset import pair_costs
+    from fairseq_weam.data.objective_batch_dataset import pair_costs, row_layout
+
+    assert [row_layout(o, "packed") for o in ("weam", "mlm", "tlm", "contrastive")] == \
+        ["packed", "packed", "concat", "rows"]
 
     lx, ly = np.array([3, 10]), np.array([5, 2])
     assert pair_costs(lx, ly, {"packed"}).tolist() == [12, 16]

@@ -42,10 +42,11 @@ ORDER_STREAM = 2  # the pair order is keyed (seed, epoch, index, 2); the masks' 
 def row_layout(objective, input_mode):
     """How a pair of ``objective`` sits in the batch: ``rows`` (x and y two rows), ``concat`` (one row
     ``<s> x </s> y </s>``, each side attending to both) or ``packed`` (one row ``<s> x </s> <s> y </s>``, each
-    side attending to itself only). tlm is always ``concat``; mlm is ``packed`` or ``rows``, never concat."""
+    side attending to itself only). tlm is always ``concat``; mlm is ``packed`` or ``rows``, never concat;
+    contrastive rows (unmasked x and y) are always ``rows``."""
     if objective == "tlm":
         return "concat"
-    if input_mode == "packed":
+    if input_mode == "packed" and objective in ("weam", "mlm"):
         return "packed"
     return "concat" if objective == "weam" and input_mode == "concat" else "rows"
 
