@@ -173,9 +173,8 @@ def markdown(result: dict) -> list:
     below = [name for name, value in updates.items() if value["ratio_to_none"] < floor.get(name, 0) * 0.97]
     if below:
         lines += ["", f"Caution: {', '.join(below)} measured below the floor, which no code can beat: the runs "
-                  "met different conditions (one run per method, and runs on this shared host vary by about 10 %; "
-                  "`none` and `noise` alone, re-run in turn, gave the same updates per second); re-measure with "
-                  "more updates (`--robust-bench-updates`)."]
+                  "met different conditions (one run per method: a slow `none` run lowers every ratio); re-measure with "
+                  "more updates (`--robust-bench-updates`) on a quiet machine."]
     g, b, a = units["g"], units["b"], units["a"]
     lines += ["", f"Pass costs of the bench model (training mode, batch {BATCH} x {units['tokens_per_row']} tokens, "
               f"forward {units['forward_seconds']} s = 1): full backward g = {g}, backward w.r.t. the input only "
