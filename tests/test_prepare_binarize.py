@@ -56,10 +56,11 @@ def test_binarized_files_are_those_of_fairseq_preprocess(tmp_path, n_symbols):
     assert not list(tmp_path.glob("weam-binarize-*"))
 
 
-def test_a_malformed_link_is_one_line_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("line", ["0-0 1-2-3", "0-0 4", "-1 0-0", "0-0 1-", "1-x", "0-0 1-23-4", "1--2", "0-0\n3", "٣-1"])
+def test_a_malformed_link_is_one_line_and_leaves_nothing(tmp_path, line):
     pieces = tmp_path / "pieces"
     dict_path = write_inputs(pieces, 50)
-    (pieces / "valid.en-de.align").write_text("0-0 1-2-3\n", encoding="utf-8")
+    (pieces / "valid.en-de.align").write_text(f"0-1 2-3\n{line}\n", encoding="utf-8")
     names = binarized_names(("en", "de"), SPLITS)
     with pytest.raises(PrepareError, match=r"valid\.en-de\.align: a link is not of the form i-j") as err:
         binarize_pair(pieces, ("en", "de"), SPLITS, dict_path, {n: tmp_path / n for n in names}, tmp_dir=tmp_path)

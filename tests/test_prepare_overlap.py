@@ -125,9 +125,10 @@ def test_encoding_reads_a_few_batches_ahead(tmp_path, monkeypatch):
             yield [f"w{k % 7} w{k % 5}", f"w{k % 3}"]
 
     with WorkerPool(2) as pool:
-        encoded = sentencepiece_model.encode_rows(model, rows(), pool)
-        first = next(encoded)
+        encoded = sentencepiece_model.encode_batches(model, rows(), pool=pool)
+        texts, counts = next(encoded)
         time.sleep(1.0)  # a reader that runs ahead would now have read everything
-        assert first[0] == ["w0 w0", "w0"]
+        assert counts["in"] == counts["out"] == 10 and len(texts) == 2
+        assert texts[0].splitlines()[0].replace(" ", "").replace("▁", "") == "w0w0"
         assert len(read) <= 10 * (2 * 2 + 2), len(read)  # the batches in flight and the next one
-        assert sum(1 for _ in encoded) == 1999
+        assert sum(counts["in"] for _, counts in encoded) == 1990

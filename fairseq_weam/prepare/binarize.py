@@ -2,15 +2,16 @@
 
 The files are those ``fairseq-preprocess --source-lang l1 --target-lang l2 --align-suffix align --srcdict D
 --tgtdict D`` writes, byte for byte: each input is cut at line starts by fairseq's ``find_offsets`` and
-read by its ``Chunker``; a text line becomes the dictionary ids of its tokens and ``</s>`` (what
+its lines read as fairseq's ``Chunker`` reads them (:func:`chunk_lines`, without its per-line ``tell``); a text line becomes the dictionary ids of its tokens and ``</s>`` (what
 ``VocabularyDatasetBinarizer`` does), an alignment line the flat ``i j`` numbers of its links (what
 ``utils.parse_alignment`` does); the index goes through ``MMapIndexedDataset.Index.writer`` in the dtype
 fairseq's builders choose. Chunks are binarized by the pool's workers into part files, concatenated in
 order, so memory holds one chunk per worker, never a whole file.
 """
-import re
+import io
 import shutil
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List
@@ -18,14 +19,14 @@ from typing import Dict, List
 import numpy as np
 from fairseq.data import Dictionary
 from fairseq.data.indexed_dataset import MMapIndexedDataset, best_fitting_int_dtype
-from fairseq.file_chunker_utils import Chunker, find_offsets
+from fairseq.file_chunker_utils import find_offsets
 
 from fairseq_weam.prepare.config import PrepareError
 from fairseq_weam.prepare.worker_pool import WorkerPool, loaded
 
 #: Bytes of input text per task given to a worker.
 CHUNK_BYTES = 4 << 20
-_BAD_LINK = re.compile(r"(?:^| )(?![0-9]+-[0-9]+(?: |$))[^ ]")
+_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def binarized_names(pair, splits) -> List[str]:
@@ -49,31 +50,48 @@ def count_unknown_pieces(piece_path, dictionary: Dictionary) -> Dict[str, int]:
             "unk": sum(n for token, n in counts.items() if dictionary.index(token) == unk)}
 
 
+def chunk_lines(path, start: int, end: int) -> io.StringIO:
+    """The lines of ``path`` between the line starts ``start`` and ``end`` (``find_offsets``): those fairseq's
+    ``Chunker`` yields (text mode, universal newlines), read in one go: its ``tell()`` after every line costs
+    50 times the reading."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start) if end > 0 else f.read()
+    return io.StringIO(data.decode("utf-8"), newline=None)
+
+
 def _text_chunk(path, start, end, dict_path, out_path) -> np.ndarray:
     """Binarize the lines of ``path[start:end]`` into ``out_path``; return their sizes."""
     dictionary = loaded(Dictionary.load, dict_path)
     get, unk, eos = dictionary.indices.get, dictionary.unk_index, dictionary.eos_index
     ids, sizes = [], []
-    with Chunker(str(path), start, end) as lines:
-        for line in lines:
-            tokens = line.split()  # fairseq's tokenize_line: runs of whitespace, stripped
-            ids += [get(token, unk) for token in tokens]
-            ids.append(eos)
-            sizes.append(len(tokens) + 1)
+    for line in chunk_lines(path, start, end):
+        tokens = line.split()  # fairseq's tokenize_line: runs of whitespace, stripped
+        ids += [get(token, unk) for token in tokens]
+        ids.append(eos)
+        sizes.append(len(tokens) + 1)
     Path(out_path).write_bytes(np.array(ids, dtype=best_fitting_int_dtype(len(dictionary))).tobytes())
     return np.array(sizes, dtype=np.int32)
 
 
 def _alignment_chunk(path, start, end, out_path) -> np.ndarray:
-    """Binarize the link lines ``i-j ...`` of ``path[start:end]`` into ``out_path``; return their sizes."""
-    with Chunker(str(path), start, end) as lines:
-        links = [line.split() for line in lines]
-    flat = " ".join(" ".join(row) for row in links)
-    if _BAD_LINK.search(flat):
+    """Binarize the link lines ``i-j ...`` of ``path[start:end]`` into ``out_path``; return their sizes.
+
+    Checked without a pattern per link: with the digits removed every token is one ``-``, and there are two
+    numbers per token (so both sides of each ``-`` have digits).
+    """
+    text = chunk_lines(path, start, end).read()
+    tokens = text.translate(_DIGITS).split()
+    with warnings.catch_warnings():  # numpy warns where the text does not parse: the check below says so
+        warnings.simplefilter("ignore", DeprecationWarning)
+        numbers = np.fromstring(text.replace("-", " "), dtype=np.int64, sep=" ")
+    if tokens.count("-") != len(tokens) or len(numbers) != 2 * len(tokens) or (len(numbers) and numbers.max() >= 2**32):
         raise PrepareError(f"{path}: a link is not of the form i-j; remove the file and re-run")
-    numbers = np.array(flat.replace("-", " ").split(), dtype=np.int64)
     Path(out_path).write_bytes(numbers.astype(best_fitting_int_dtype(None)).tobytes())
-    return np.array([2 * len(row) for row in links], dtype=np.int32)
+    lines = text.split("\n")
+    if lines[-1] == "":  # the text ends with a newline, or is empty
+        lines.pop()
+    return 2 * np.array([line.count("-") for line in lines], dtype=np.int32)
 
 
 class PairBinarizer:

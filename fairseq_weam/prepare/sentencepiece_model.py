@@ -64,14 +64,6 @@ def _processor(model_path) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_file=str(model_path))
 
 
-def _encode_rows(task):
-    """Each row (source, target, ...) with the pieces of its source and target."""
-    model_path, rows = task
-    processor = loaded(_processor, model_path)
-    pieces = processor.encode([row[0] for row in rows] + [row[1] for row in rows], out_type=str)
-    return list(zip(rows, pieces[:len(rows)], pieces[len(rows):]))
-
-
 def _read_rows(paths):
     """The lines of ``paths`` side by side, without their newline, read as they are needed."""
     with ExitStack() as stack:
@@ -80,24 +72,66 @@ def _read_rows(paths):
             yield [line.rstrip("\n") for line in row]
 
 
-def encode_rows(model_path, rows: Iterable[Sequence[str]], pool: Optional[WorkerPool] = None, desc="encode"):
-    """Yield ``(row, source pieces, target pieces)`` for each row (``row[0]``, ``row[1]`` the two sides), in
-    order, encoded by ``pool``'s workers (by this process without one), a batch of rows at a time, a few batches
-    in flight (the input is read as the results are taken, not ahead of them)."""
+def _encode_batch(task):
+    """Encode a batch of rows in a worker and keep the pairs within the limits (see :func:`encode_split`):
+    returns the text of each output file and the counts, so that only text crosses between processes."""
+    model_path, rows, limits = task
+    max_len, max_ratio, on_bad_link, raw_paths = limits
+    processor = loaded(_processor, model_path)
+    pieces = processor.encode([row[0] for row in rows] + [row[1] for row in rows], out_type=str)
+    with_alignment = len(rows[0]) > 3 if rows else False
+    outs = [[], [], []] if with_alignment else [[], []]
+    stats = Counter(**{"in": len(rows)})
+    for texts, src, tgt in zip(rows, pieces[:len(rows)], pieces[len(rows):]):
+        if not src or not tgt:
+            stats["empty"] += 1
+            continue
+        if len(src) > max_len or len(tgt) > max_len:
+            stats["too_long_pieces"] += 1
+            continue
+        if max(len(src), len(tgt)) > max_ratio * min(len(src), len(tgt)):
+            stats["length_ratio"] += 1
+            continue
+        if with_alignment:
+            line = texts[-1]
+            src_words, tgt_words = len(word_spans(src)), len(word_spans(tgt))
+            changed = _word_count_change(raw_paths, line, texts[:2], (src_words, tgt_words))
+            if changed:
+                if on_bad_link == "skip":
+                    stats["word_count"] += 1
+                    continue
+                raise PrepareError(f"{changed}, so the links of {raw_paths[2]}:{line} would point at the "
+                                   f"wrong words; remove such tokens (and their links), or pass --on-bad-link skip")
+            if read_valid_links(texts[2], src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link) is None:
+                stats["bad_link"] += 1
+                continue
+            outs[2].append(texts[2])
+        outs[0].append(" ".join(src))
+        outs[1].append(" ".join(tgt))
+        stats["out"] += 1
+    return ["".join(line + "\n" for line in out) for out in outs], stats
+
+
+def encode_batches(model_path, rows: Iterable[Sequence[str]], limits=(1 << 30, float("inf"), "error", ()),
+                   pool: Optional[WorkerPool] = None, desc="encode"):
+    """Yield ``(texts, counts)`` for each batch of rows (``row[0]``, ``row[1]`` the two sides, then the links
+    and the line number when the split has links): :func:`_encode_batch` in ``pool``'s workers (in this
+    process without one), in order, a few batches in flight (the input is read as results are taken, not
+    ahead of them). ``limits``: ``(max_len, max_ratio, on_bad_link, raw_paths)``."""
     def batches():
         batch = []
         for row in rows:
             batch.append(row)
             if len(batch) == _BATCH:
-                yield model_path, batch
+                yield model_path, batch, limits
                 batch = []
         if batch:
-            yield model_path, batch
+            yield model_path, batch, limits
 
     progress = tqdm(desc=desc, unit=" pairs", mininterval=2, leave=False, disable=None)
-    for encoded in (pool.in_order(_encode_rows, batches()) if pool else map(_encode_rows, batches())):
-        progress.update(len(encoded))
-        yield from encoded
+    for texts, counts in (pool.in_order(_encode_batch, batches()) if pool else map(_encode_batch, batches())):
+        progress.update(counts["in"])
+        yield texts, counts
     progress.close()
 
 
@@ -106,53 +140,23 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
                  raw_paths: Sequence) -> Counter:
     """Encode a cleaned split (source, target[, word alignment]) and drop pairs over the piece limits.
 
-    Drops: ``too_long_pieces`` (a side over ``max_len`` pieces), ``length_ratio`` (longer/shorter side
-    over ``max_ratio``); with a word alignment, when ``on_bad_link="skip"`` (an error naming the raw file
-    and line otherwise): ``word_count`` (sentencepiece makes a different number of words than the
-    whitespace-separated words the links count, e.g. a token of only a zero-width space disappears) and
-    ``bad_link`` (a malformed link or one outside the words). ``line_numbers_path`` holds the raw line
-    number of every cleaned pair, ``raw_paths`` the user's files. The split streams through: memory
-    holds the batches in flight, not the split.
+    Drops: ``empty`` (a side without pieces), ``too_long_pieces`` (a side over ``max_len`` pieces),
+    ``length_ratio`` (longer/shorter side over ``max_ratio``); with a word alignment, when
+    ``on_bad_link="skip"`` (an error naming the raw file and line otherwise): ``word_count`` (sentencepiece
+    makes a different number of words than the whitespace-separated words the links count, e.g. a token of
+    only a zero-width space disappears) and ``bad_link`` (a malformed link or one outside the words).
+    ``line_numbers_path`` holds the raw line number of every cleaned pair, ``raw_paths`` the user's files.
+    The split streams through: memory holds the batches in flight, not the split.
     """
-    with_alignment = len(in_paths) > 2
-    encoded = encode_rows(model_path, _read_rows([*in_paths, line_numbers_path]), pool,
-                          desc=f"encode {Path(in_paths[0]).stem}")
+    rows = _read_rows([*in_paths, line_numbers_path])
     stats = Counter(**{"in": 0})
-    outs = [open(p, "w", encoding="utf-8") for p in out_paths]
-    try:
-        for texts, src, tgt in encoded:
-            stats["in"] += 1
-            if not src or not tgt:
-                stats["empty"] += 1
-                continue
-            if len(src) > max_len or len(tgt) > max_len:
-                stats["too_long_pieces"] += 1
-                continue
-            if max(len(src), len(tgt)) > max_ratio * min(len(src), len(tgt)):
-                stats["length_ratio"] += 1
-                continue
-            row = [" ".join(src), " ".join(tgt)]
-            if with_alignment:
-                line = texts[-1]
-                src_words, tgt_words = len(word_spans(src)), len(word_spans(tgt))
-                changed = _word_count_change(raw_paths, line, texts[:2], (src_words, tgt_words))
-                if changed:
-                    if on_bad_link == "skip":
-                        stats["word_count"] += 1
-                        continue
-                    raise PrepareError(f"{changed}, so the links of {raw_paths[2]}:{line} would point at the "
-                                       f"wrong words; remove such tokens (and their links), or pass --on-bad-link skip")
-                links = read_valid_links(texts[2], src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link)
-                if links is None:
-                    stats["bad_link"] += 1
-                    continue
-                row.append(texts[2])
-            stats["out"] += 1
-            for out, text in zip(outs, row):
-                out.write(text + "\n")
-    finally:
-        for out in outs:
-            out.close()
+    with ExitStack() as stack:
+        outs = [stack.enter_context(open(p, "w", encoding="utf-8")) for p in out_paths]
+        for texts, counts in encode_batches(model_path, rows, (max_len, max_ratio, on_bad_link, list(raw_paths)),
+                                            pool, desc=f"encode {Path(in_paths[0]).stem}"):
+            stats.update(counts)
+            for out, text in zip(outs, texts):
+                out.write(text)
     return stats
 
 
