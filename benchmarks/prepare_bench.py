@@ -48,9 +48,10 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
-def timed_tree(args, log_path, interval=0.1):
+def timed_tree(args, log_path, interval=0.5):
     """Run ``args``; return (seconds, peak PSS of its process tree in MiB, CPU seconds of the tree, samples), or
-    raise with its output. ``samples``: ``(time.time(), PSS MiB)``; the CPU seconds (user + system) count the
+    raise with its output. ``samples``: ``(time.time(), PSS MiB)`` every ``interval`` seconds (reading a tree's PSS costs
+    CPU: at 10 per second it took a quarter of a core from the run it measured); the CPU seconds (user + system) count the
     process and every descendant it waited for (its workers and the aligner)."""
     args = [str(a) for a in args]
     print("+ " + " ".join(args), flush=True)
@@ -136,21 +137,30 @@ def make_raw(base: Path, raw: Path, size: int):
     tmp.rename(raw)
 
 
-def aligner_alone(data: Path, words_dir: Path, log_dir: Path):
-    """eflomal on the words of the pipeline's pieces, per pair: (seconds, largest peak PSS in MiB, CPU seconds)."""
+def aligner_alone(data: Path, words_dir: Path, log_dir: Path, aligner_input: str = "pieces"):
+    """eflomal on the words the pipeline's aligner read, per pair: (seconds, largest peak PSS in MiB, CPU seconds).
+
+    Those are the ``▁``-words of the pieces (``--aligner-input pieces``) or of the normalized cleaned text of every
+    cleaned pair (``text``), remade here the same way."""
     from fairseq_weam.align.eflomal_backend import eflomal_binary
+    from fairseq_weam.prepare.piece_alignment import TRAINED_NORMALIZATION, _normalizer, text_words_line
     from fairseq_weam.text.pieces import words_from_pieces
 
     words_dir.mkdir(parents=True, exist_ok=True)
-    pieces = data / ".work" / "pieces"
+    work = data / ".work"
+    normalize = _normalizer(f"rule:{TRAINED_NORMALIZATION}").normalize
     seconds, peak, cpu = 0.0, 0.0, 0.0
     for pair in PAIRS:
         l1, l2 = pair.split("-")
         for lang in (l1, l2):
             with open(words_dir / f"{pair}.{lang}", "w", encoding="utf-8") as f:
                 for split in ("train", "valid"):
-                    for line in open(pieces / f"{split}.{pair}.{lang}", encoding="utf-8"):
-                        f.write(" ".join(words_from_pieces(line.split())) + "\n")
+                    if aligner_input == "text":
+                        for line in open(work / "clean" / f"{split}.{pair}.{lang}", encoding="utf-8"):
+                            f.write(text_words_line(normalize(line.rstrip("\n"))) + "\n")
+                    else:
+                        for line in open(work / "pieces" / f"{split}.{pair}.{lang}", encoding="utf-8"):
+                            f.write(" ".join(words_from_pieces(line.split())) + "\n")
         s, rss, c, _ = timed_tree([eflomal_binary(), "-s", words_dir / f"{pair}.{l1}", "-t", words_dir / f"{pair}.{l2}",
                              "-f", words_dir / f"{pair}.fwd", "-r", words_dir / f"{pair}.rev", "--overwrite"],
                             log_dir / f"eflomal.{pair}.log")
@@ -177,7 +187,8 @@ def bench(args, out: Path) -> dict:
                                              where / "prepare.log")
         report = json.loads((data / "prep_report.json").read_text(encoding="utf-8"))
         steps = timeline_figures(report, samples)
-        aligner, aligner_rss, aligner_cpu = aligner_alone(data, where / "aligner_alone", where)
+        aligner_input = report["settings"].get("aligner_input", "pieces")
+        aligner, aligner_rss, aligner_cpu = aligner_alone(data, where / "aligner_alone", where, aligner_input)
         overhead = (wall - aligner) / aligner
         target = TARGETS.get(size)
         results["sizes"][str(size)] = {
@@ -188,6 +199,7 @@ def bench(args, out: Path) -> dict:
             "peak_rss_mib": rss, "aligner_alone_peak_rss_mib": aligner_rss, "cpu_seconds": cpu, "aligner_alone_cpu_seconds": aligner_cpu,
             "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2),
             "spm_input_sentence_size": args.prepare_spm_input_sentence_size or "default",
+            "aligner_input": aligner_input, "cores": os.cpu_count(),
             "outside_aligner_seconds": round(wall - steps["aligner_seconds"], 1), **steps,
             "raw_text_mib": round(sum(p.stat().st_size for p in raw.iterdir()) / 2**20, 1),
             "target": target, "met": None if target is None else overhead <= target,
@@ -254,22 +266,26 @@ def markdown(result: dict) -> list:
         before, after = r["before_first_aligner_seconds"], r["after_last_aligner_seconds"]
         gaps = round(r["outside_aligner_seconds"] - start_exit - before - after, 1)
         spm = r["stage_seconds"].get("sentencepiece", 0)
-        lines.append(
-            f"Why {size} pairs miss: the overhead is the {r['outside_aligner_seconds']} s in which no aligner ran "
-            f"({100 * r['outside_aligner_seconds'] / alone:.0f} % of eflomal alone) plus the aligners' own runs "
-            f"inside the pipeline against alone ({r['aligner_seconds']} s against {alone} s, sharing the cores with "
-            f"the other stages). Outside the aligner: {start_exit} s start-up and exit (the process imports fairseq, "
-            f"whose Dictionary and Binarizer the stages use), {before} s before the first aligner can start "
-            f"(cleaning, sentencepiece training {spm} s, encoding and writing the words of the first pair: the "
-            f"aligner's input), {after} s after the last aligner ends (projecting and binarizing the last pair: its "
-            f"output), {gaps} s between aligner runs. The first three are bound to the aligner's input and output: "
-            f"({start_exit} + {before} + {after}) / {alone} = {100 * (start_exit + before + after) / alone:.0f} % "
-            f"of eflomal alone at these stage costs, whatever overlaps in between: the aligner reads words made of "
-            f"sentencepiece pieces (the project's one word boundary), so sentencepiece must be trained and the "
-            f"first pair encoded before it starts, and its links are projected onto those pieces after it ends. "
-            f"Going lower means aligning the whitespace words of the cleaned text while sentencepiece trains "
-            f"(a second word boundary to reconcile with the pieces, line by line), a smaller "
-            f"`--spm-input-sentence-size` sample (a different vocabulary), or a faster projection of the last "
-            f"pair: not done.")
-        lines.append("")
+        reads_text = r.get("aligner_input") == "text"
+        first_input = ("cleaning and writing the first pair's words from the normalized text: with "
+                       "`--aligner-input text` the aligners run while sentencepiece trains"
+                       if reads_text else f"cleaning, sentencepiece training {spm} s, encoding and writing the words "
+                                          f"of the first pair")
+        text = (f"Why {size} pairs miss: the overhead is the {r['outside_aligner_seconds']} s in which no aligner "
+                f"ran ({100 * r['outside_aligner_seconds'] / alone:.0f} % of eflomal alone) plus the aligners' own "
+                f"runs inside the pipeline against alone ({r['aligner_seconds']} s against {alone} s, sharing the "
+                f"cores with the other stages). Outside the aligner: {start_exit} s start-up and exit (the process "
+                f"imports fairseq, whose Dictionary and Binarizer the stages use), {before} s before the first "
+                f"aligner starts ({first_input}: the aligner's input), {after} s after the last aligner ends "
+                f"(projecting and binarizing the last pair: its output), {gaps} s between aligner runs.")
+        if r.get("cores") and r.get("cpu_seconds"):
+            floor = r["cpu_seconds"] / r["cores"]
+            text += (f" The cores bound it as well: the process tree used {r['cpu_seconds']} CPU seconds on "
+                     f"{r['cores']} cores, so no schedule of these stages ends before {r['cpu_seconds']} / "
+                     f"{r['cores']} = {floor:.1f} s, {100 * (floor - alone) / alone:.0f} % over eflomal alone: "
+                     f"besides the aligner's {r['aligner_alone_cpu_seconds']} s, cleaning, sentencepiece, encoding, "
+                     f"projection and binarization cost {r['cpu_seconds'] - r['aligner_alone_cpu_seconds']:.1f} CPU "
+                     f"seconds, which share the cores with it; the target needs them at most "
+                     f"{alone * (1 + r['target']) * r['cores'] - r['aligner_alone_cpu_seconds']:.1f} s.")
+        lines += [text, ""]
     return lines

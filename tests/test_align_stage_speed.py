@@ -101,7 +101,7 @@ def test_chunked_in_pool_equals_projection_computed_here(tmp_path, first_piece_o
         assert whole_stats[split]["src_pieces"] == sum(len(x) for x, _ in rows)
         assert whole_stats[split]["words"]["de"]["words"] == sum(sum(p.startswith(B) for p in x) for x, _ in rows)
     assert list(whole_stats["train"]) == ["sentences", "links", "src_pieces", "tgt_pieces", "src_aligned",
-                                          "tgt_aligned", "piece_pairs", "word_links", "words"]
+                                          "tgt_aligned", "piece_pairs", "word_links", "words_changed", "words"]
 
 
 def test_segmented_chunked_equals_whole(tmp_path):

@@ -51,7 +51,8 @@ def fake_aligner(tmp_path, monkeypatch, **env):
 def test_next_pair_aligns_while_this_one_is_projected(tmp_path, monkeypatch):
     make_raw(tmp_path / "RAW", pairs=(("en", "de"), ("en", "fr")))
     fake = fake_aligner(tmp_path, monkeypatch, seconds=1.0)
-    prepare(config(tmp_path, aligner="fast_align", fast_align_bin=fake, workers=2), log=lambda *_: None)
+    prepare(config(tmp_path, aligner="fast_align", fast_align_bin=fake, workers=2, aligner_input="pieces"),
+            log=lambda *_: None)  # (with the text the aligners are queued before sentencepiece: test_prepare_text_words)
     data = tmp_path / "DATA"
     steps = {name: (a, b) for name, a, b in json.loads((data / "prep_report.json").read_text())["timeline"]}
     assert steps["aligner:en-de"][0] <= steps["encode:en-fr"][0]  # en-de aligns while en-fr encodes
@@ -122,13 +123,13 @@ def test_encoding_reads_a_few_batches_ahead(tmp_path, monkeypatch):
     def rows():
         for k in range(2000):  # 200 batches
             read.append(k)
-            yield [f"w{k % 7} w{k % 5}", f"w{k % 3}"]
+            yield [f"w{k % 7} w{k % 5}", f"w{k % 3}", str(k + 1)]
 
     with WorkerPool(2) as pool:
         encoded = sentencepiece_model.encode_batches(model, rows(), pool=pool)
         texts, counts = next(encoded)
         time.sleep(1.0)  # a reader that runs ahead would now have read everything
-        assert counts["in"] == counts["out"] == 10 and len(texts) == 2
+        assert counts["in"] == counts["out"] == 10 and len(texts) == 3 and texts[2] == "".join(f"{k}\n" for k in range(1, 11))
         assert texts[0].splitlines()[0].replace(" ", "").replace("▁", "") == "w0w0"
         assert len(read) <= 10 * (2 * 2 + 2), len(read)  # the batches in flight and the next one
         assert sum(counts["in"] for _, counts in encoded) == 1990

@@ -69,20 +69,29 @@ def run_aligner(src_path, tgt_path, forward, reverse, aligner="eflomal", fast_al
 class BackgroundAligner:
     """:func:`run_aligner` in a thread of this process, so other work runs while the aligner does.
 
+    ``after``: another BackgroundAligner this one waits for (aligners run one at a time, one after the
+    other, without this process having to start each; it does not run if that one failed or was stopped).
     ``wait()`` returns when it is done (raising its error, if any); ``stop()`` ends the aligner's process
     group (an interrupt or an error elsewhere) and waits for the thread. ``started`` / ``ended``: wall-clock
     times (``time.time()``) of the aligner run.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, after: "BackgroundAligner" = None, **kwargs):
         self._lock = threading.Lock()
         self._procs, self._stopped, self._error = [], False, None
         self.started, self.ended = time.time(), None
+        self._after = after
         self._thread = threading.Thread(target=self._run, args=args, kwargs=kwargs, daemon=True)
         self._thread.start()
 
     def _run(self, *args, **kwargs):
         try:
+            if self._after is not None:
+                while self._after._thread.is_alive() and not self._stopped:
+                    self._after._thread.join(0.05)
+                if self._stopped or self._after._error is not None or self._after._stopped:
+                    raise AlignerError("not run: the aligner before it failed or was stopped")
+                self.started = time.time()
             run_aligner(*args, on_start=self._on_start, **kwargs)
         except BaseException as err:  # handed to wait()
             self._error = err

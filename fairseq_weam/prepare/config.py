@@ -37,6 +37,7 @@ class PrepareConfig:
     atools_bin: Optional[str] = field(default=None, metadata={"help": "atools binary for symmetrization (default: atools on PATH, else the built-in implementation)"})
     symmetrize: str = field(default="grow-diag-final-and", metadata={"help": "symmetrization: grow-diag-final-and, intersect or union"})
     word_segmentation: str = field(default="auto", metadata={"help": "words given to the aligner: auto segments Chinese (zh*: jieba), Japanese (ja*: --ja-segmenter) and Thai (th*: PyThaiNLP) into words made of whole pieces; off uses ▁-words for every language"})
+    aligner_input: str = field(default="text", metadata={"help": "what the aligner reads: text (the cleaned text as sentencepiece normalizes it, split at its spaces: the first aligner starts before sentencepiece is trained; after encoding each pair's words are checked against the ▁-words of its pieces and its links dropped, counted, where they differ) or pieces (the ▁-words of the encoded pieces: the aligner waits for sentencepiece and encoding). Pairs with a segmented language (--word-segmentation), --hf-tokenizer and precomputed links always use pieces"})
     ja_segmenter: str = field(default="fugashi", metadata={"help": "Japanese segmenter: fugashi (MeCab with unidic-lite) or sudachi (SudachiPy, core dictionary, split mode A)"})
     first_piece_only: bool = field(default=False, metadata={"help": "link only the first pieces of aligned words (default: every piece of both words)"})
     workers: int = field(default=1, metadata={"help": "processes for encoding and fairseq-preprocess"})
@@ -57,6 +58,7 @@ class PrepareConfig:
             "spm_model_type": ("unigram", "bpe", "char", "word"),
             "word_segmentation": MODES,
             "ja_segmenter": JA_SEGMENTERS,
+            "aligner_input": ("text", "pieces"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

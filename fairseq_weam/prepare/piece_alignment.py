@@ -2,7 +2,12 @@
 
 All splits of a pair are aligned in one aligner run (unsupervised aligners gain from more text), then
 split back. The aligner's words are ``▁``-words, or for Chinese, Japanese and Thai the segmenter's words
-made of whole pieces (:mod:`fairseq_weam.text.segmentation`); precomputed links index ``▁``-words. The
+made of whole pieces (:mod:`fairseq_weam.text.segmentation`); precomputed links index ``▁``-words.
+``--aligner-input text`` makes the ``▁``-words from the cleaned text before there are pieces: sentencepiece's
+normalization (the model's, or for a model trained here its rule) split at its ``▁``s, which is the line the
+pieces join to. The aligner then reads every cleaned pair; after encoding, each kept pair (found by its line
+number) has its words checked against those of its pieces, and a pair where they differ loses its links
+(counted as ``words_changed``) rather than have them point at other words. The
 figures returned feed the report: links, pieces and aligned pieces; per language words, linked words,
 word links, the ``▁``-words they came from and segmenter boundaries that fell inside pieces.
 
@@ -15,7 +20,9 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Sequence
+
+import sentencepiece as spm
 
 from fairseq_weam.align.pharaoh import parse_links
 from fairseq_weam.align.piece_projection import projected_line
@@ -23,6 +30,7 @@ from fairseq_weam.align.symmetrization import parse_atools_line, run_atools, sym
 from fairseq_weam.align.word_aligners import (
     BackgroundAligner, aligner_workspace, check_line_count, read_checked_links,
 )
+from fairseq_weam.prepare.config import PrepareError
 from fairseq_weam.text.pieces import WORD_BOUNDARY, word_spans
 from fairseq_weam.text.segmentation import (
     load_segmenter, segmented_spans, segmenter_name, segmenter_version, words_of_spans,
@@ -32,6 +40,8 @@ from fairseq_weam.text.segmentation import (
 WORD_FIGURES = 1
 #: Lines per task given to a worker.
 CHUNK_LINES = 2000
+#: sentencepiece's normalization rule for the models weam-prepare trains (its default).
+TRAINED_NORMALIZATION = "nmt_nfkc"
 
 
 def pair_segmenters(cfg, langs: Sequence[str]) -> Dict[str, Optional[str]]:
@@ -41,25 +51,90 @@ def pair_segmenters(cfg, langs: Sequence[str]) -> Dict[str, Optional[str]]:
     return {lang: segmenter_name(lang, cfg.word_segmentation, cfg.ja_segmenter) for lang in langs}
 
 
+def reads_text(cfg, langs: Sequence[str]) -> bool:
+    """Whether the pair's aligner reads the normalized cleaned text (``--aligner-input text``) or the pieces."""
+    return (cfg.aligner_input == "text" and cfg.aligner != "precomputed" and not cfg.hf_tokenizer
+            and not any(pair_segmenters(cfg, langs).values()))
+
+
 def segmentation_settings(cfg, langs: Sequence[str]) -> Dict:
-    """Part of the align stage's signature: the segmenters (with package versions) and the figures' version."""
+    """Part of the align stage's signature: the segmenters (with package versions), what the aligner reads and
+    the figures' version."""
     used = {lang: segmenter_version(name) for lang, name in pair_segmenters(cfg, langs).items() if name}
-    return {"word_figures": WORD_FIGURES, "segmenters": used}
+    return {"word_figures": WORD_FIGURES, "segmenters": used,
+            "aligner_input": "text" if reads_text(cfg, langs) else "pieces"}
+
+
+class TextWords(NamedTuple):
+    """Where the aligner's words come from with ``--aligner-input text``, per split: the cleaned pair
+    (``clean[split]``: source, target), the raw line numbers of its pairs (``clean_lines``) and of the pairs
+    encoding kept (``kept_lines``); ``normalizer``: a model file, or ``rule:NAME``."""
+    clean: Dict[str, Sequence]
+    clean_lines: Dict[str, object]
+    kept_lines: Dict[str, object]
+    normalizer: str
+
+
+def normalizer_source(cfg) -> str:
+    """The normalization the pieces will have: the given model's, or the rule of the models trained here."""
+    return str(cfg.spm_model) if cfg.spm_model else f"rule:{TRAINED_NORMALIZATION}"
+
+
+_normalizers: Dict[str, object] = {}
+
+
+def _normalizer(source: str):
+    if source not in _normalizers:
+        _normalizers[source] = (spm.SentencePieceNormalizer(rule_name=source[len("rule:"):])
+                                if source.startswith("rule:") else spm.SentencePieceNormalizer(model_file=source))
+    return _normalizers[source]
+
+
+def text_words_line(normalized: str) -> str:
+    """The aligner's line of a normalized sentence (``▁`` for spaces): its ``▁``-words, space-separated."""
+    return " ".join(word for word in normalized.split(WORD_BOUNDARY) if word)
+
+
+def _columns(sources: Sequence, stack: ExitStack) -> List:
+    """Paths opened (closed with ``stack``), open files as they are (read on from where they are), None as a
+    column of None."""
+    return [itertools.repeat(None) if src is None
+            else src if hasattr(src, "readline") else stack.enter_context(open(src, encoding="utf-8"))
+            for src in sources]
+
+
+def _batched(rows: Iterable, size: int) -> Iterator[List[tuple]]:
+    rows = iter(rows)
+    while True:
+        chunk = list(itertools.islice(rows, size))
+        if not chunk:
+            return
+        yield chunk
 
 
 def _chunks(sources: Sequence, size: int) -> Iterator[List[tuple]]:
-    """Lines of ``sources`` (paths, open files, or None: a column of None) in step, up to the first source's
-    end, ``size`` rows at a time. An open file is read on from where it is and left open."""
+    """Lines of ``sources`` (see :func:`_columns`) in step, up to the first source's end, ``size`` rows at a time."""
     with ExitStack() as stack:
-        columns = [itertools.repeat(None) if src is None
-                   else src if hasattr(src, "readline") else stack.enter_context(open(src, encoding="utf-8"))
-                   for src in sources]
-        rows = zip(*columns)
-        while True:
-            chunk = list(itertools.islice(rows, size))
-            if not chunk:
-                return
-            yield chunk
+        yield from _batched(zip(*_columns(sources, stack)), size)
+
+
+def _kept_rows(pieces: Sequence, kept_lines, clean_lines, aligner_columns: Sequence) -> Iterator[tuple]:
+    """Rows ``(pieces..., aligner columns...)`` of the pairs encoding kept, for an aligner that read every
+    cleaned pair: ``clean_lines`` numbers the aligner's rows of this split, ``kept_lines`` the piece rows. The
+    aligner's columns (open files, or None) are read to the split's end, so the next split reads on."""
+    with ExitStack() as stack:
+        kept = zip(*_columns([*pieces, kept_lines], stack))
+        aligner = zip(_columns([clean_lines], stack)[0], zip(*_columns(aligner_columns, stack)))
+        for *piece_columns, number in kept:
+            for clean_number, columns in aligner:
+                if clean_number == number:
+                    yield (*piece_columns, *columns)
+                    break
+            else:
+                raise PrepareError(f"{kept_lines}: line {number.strip()} is not among the aligned pairs of "
+                                   f"{clean_lines}; remove {Path(kept_lines).parent} and re-run")
+        for _ in aligner:  # the split's remaining rows (pairs encoding dropped)
+            pass
 
 
 def _in_order(pool, fn: Callable, tasks: Iterable, ahead: int) -> Iterator:
@@ -135,12 +210,24 @@ def _words_task(task):
     return len(rows), out
 
 
-_COUNTS = ("sentences", "links", "src_pieces", "tgt_pieces", "src_aligned", "tgt_aligned", "piece_pairs", "word_links")
+def _text_words_task(task):
+    """The aligner's word lines of one chunk of cleaned pairs (``--aligner-input text``), both sides."""
+    rows, normalizer = task
+    normalize = _normalizer(normalizer).normalize
+    return len(rows), [("".join(text_words_line(normalize(row[side].rstrip("\n"))) + "\n" for row in rows), "", 0)
+                       for side in (0, 1)]
+
+
+_COUNTS = ("sentences", "links", "src_pieces", "tgt_pieces", "src_aligned", "tgt_aligned", "piece_pairs", "word_links",
+           "words_changed")
 _WORD_COUNTS = ("words", "space_words", "linked_words", "word_links")
 
 
 def _project_task(task):
-    """Symmetrize (or parse) and project one chunk; return its ``.align`` text and figures."""
+    """Symmetrize (or parse) and project one chunk; return its ``.align`` text and figures.
+
+    A row: source and target pieces, their word starts (None: ``▁``-words), the links (precomputed; or forward,
+    reverse, atools' symmetrized or None) and, for an aligner that read the text, its two word lines."""
     rows, first_line, kind, options = task
     totals, side_totals, lines = [0] * len(_COUNTS), ([0] * len(_WORD_COUNTS), [0] * len(_WORD_COUNTS)), []
     for n, row in enumerate(rows, first_line):
@@ -152,7 +239,10 @@ def _project_task(task):
                 spans.append([range(a, b) for a, b in zip(bounds, bounds[1:])])
             else:
                 spans.append(_spans_of_starts(starts, len(pieces)))
-        if kind == "precomputed":
+        if len(row) > 7 and (row[7].rstrip("\n") != _space_words_line(x) or row[8].rstrip("\n") != _space_words_line(y)):
+            links = ()  # the text's words are not those of the pieces: no links rather than misplaced ones
+            totals[_COUNTS.index("words_changed")] += 1
+        elif kind == "precomputed":
             links = parse_links(row[4], f"{options['path']}:{n}")
         else:
             aligner = options["aligner"]
@@ -162,8 +252,11 @@ def _project_task(task):
                 links = parse_atools_line(row[6], n, options["atools"])
             else:
                 links = symmetrize(forward, reverse, options["heuristic"])
-        line, piece_links, src_aligned, tgt_aligned = projected_line(links, spans[0], spans[1],
-                                                                     options["first_piece_only"])
+        if links:
+            line, piece_links, src_aligned, tgt_aligned = projected_line(links, spans[0], spans[1],
+                                                                         options["first_piece_only"])
+        else:
+            line, piece_links, src_aligned, tgt_aligned = "", 0, 0, 0
         lines.append(line + "\n")
         for k, value in enumerate((1, piece_links, len(x), len(y), src_aligned, tgt_aligned, len(x) * len(y),
                                    len(links))):
@@ -180,14 +273,16 @@ def _project_task(task):
 
 
 def align_pair(piece_paths: Dict[str, Sequence], out_paths: Dict[str, object], cfg, tmp_dir,
-               langs: Sequence[str] = ("src", "tgt"), pool=None, chunk_lines: int = CHUNK_LINES) -> Dict:
+               langs: Sequence[str] = ("src", "tgt"), pool=None, chunk_lines: int = CHUNK_LINES,
+               text_words: Optional[TextWords] = None) -> Dict:
     """``piece_paths[split]`` = (source pieces, target pieces[, word links]); write ``out_paths[split]``.
 
     ``langs`` are the pair's language codes (source first): they choose the segmenters and key the figures.
     Chunks of ``chunk_lines`` lines run in ``pool`` (a :class:`~fairseq_weam.prepare.worker_pool.WorkerPool`)
-    when given; the output does not depend on either. :class:`PairAlignment` does the same in steps.
+    when given; the output does not depend on either. ``text_words``: the aligner reads the normalized text
+    (``--aligner-input text``). :class:`PairAlignment` does the same in steps.
     """
-    with PairAlignment(piece_paths, cfg, tmp_dir, langs, pool, chunk_lines) as alignment:
+    with PairAlignment(piece_paths, cfg, tmp_dir, langs, pool, chunk_lines, text_words) as alignment:
         return alignment.finish(out_paths)
 
 
@@ -200,12 +295,15 @@ class PairAlignment:
     """
 
     def __init__(self, piece_paths: Dict[str, Sequence], cfg, tmp_dir, langs: Sequence[str] = ("src", "tgt"),
-                 pool=None, chunk_lines: int = CHUNK_LINES):
+                 pool=None, chunk_lines: int = CHUNK_LINES, text_words: Optional[TextWords] = None):
         self.piece_paths, self.cfg, self.langs, self.pool, self.chunk_lines = piece_paths, cfg, langs, pool, chunk_lines
+        self.text_words = text_words
         self.tmp_dir = tmp_dir
         self.splits = list(piece_paths)
         self.segmenters = pair_segmenters(cfg, langs)
         self.side_segmenters = (self.segmenters[langs[0]], self.segmenters[langs[1]])
+        if text_words is not None and any(self.side_segmenters):
+            raise ValueError("the aligner reads segmented words from the pieces, not the text")
         self.ahead = 2 * (pool.workers if pool is not None else 1) + 1
         self.words = {s: {lang: Counter() for lang in langs} for s in self.splits}
         self.timeline: List[tuple] = []
@@ -246,8 +344,14 @@ class PairAlignment:
                 with ExitStack() as starts_files:
                     starts_out = [starts_files.enter_context(open(p, "w", encoding="utf-8")) if p else None
                                   for p in self.starts[s]]
-                    tasks = ((rows, self.side_segmenters) for rows in _chunks(self.piece_paths[s][:2], self.chunk_lines))
-                    for lines, chunk in _in_order(self.pool, _words_task, tasks, self.ahead):
+                    if self.text_words is None:
+                        fn = _words_task
+                        tasks = ((rows, self.side_segmenters) for rows in _chunks(self.piece_paths[s][:2], self.chunk_lines))
+                    else:
+                        fn = _text_words_task
+                        tasks = ((rows, self.text_words.normalizer)
+                                 for rows in _chunks(self.text_words.clean[s][:2], self.chunk_lines))
+                    for lines, chunk in _in_order(self.pool, fn, tasks, self.ahead):
                         for side, (out, (text, spans_text, inside)) in enumerate(zip((src, tgt), chunk)):
                             out.write(text)
                             if starts_out[side] is not None:
@@ -257,14 +361,16 @@ class PairAlignment:
         self.sentences = sentences
         self.timeline.append(("words", began, time.time()))
 
-    def start_aligner(self):
-        """Start the aligner on the word files (written first if need be); returns at once."""
+    def start_aligner(self, after: Optional["PairAlignment"] = None):
+        """Start the aligner on the word files (written first if need be); returns at once. ``after``: another
+        pair's alignment whose aligner runs first (this one starts when it ends, see :class:`BackgroundAligner`)."""
         if self._aligner is not None or self._aligned:
             return
         self.write_words()
         cfg, tmp = self.cfg, self.tmp
         self._aligner = BackgroundAligner(tmp / "src", tmp / "tgt", tmp / "forward", tmp / "reverse", cfg.aligner,
-                                          cfg.fast_align_bin, cfg.eflomal_bin, tmp)
+                                          cfg.fast_align_bin, cfg.eflomal_bin, tmp,
+                                          after=after._aligner if after is not None else None)
 
     def wait_aligner(self):
         """Wait for the aligner (started first if need be) and check its output; atools when given."""
@@ -295,6 +401,9 @@ class PairAlignment:
                 link_paths = [tmp / "forward", tmp / "reverse"] + ([tmp / "symmetrized"] if cfg.atools_bin else [])
                 shared = [files.enter_context(open(p, encoding="utf-8")) for p in link_paths]  # read on across splits
                 links = {s: shared + [None] * (3 - len(shared)) for s in self.splits}
+                if self.text_words is not None:  # and the text's words, to check against the pieces'
+                    words = [files.enter_context(open(tmp / side, encoding="utf-8")) for side in ("src", "tgt")]
+                    links = {s: links[s] + words for s in self.splits}
                 options.update(aligner=cfg.aligner, forward=str(tmp / "forward"), reverse=str(tmp / "reverse"),
                                atools=cfg.atools_bin, heuristic=cfg.symmetrize)
             stats, first = {}, 1
@@ -302,9 +411,12 @@ class PairAlignment:
                 counts, words = Counter(), self.words[s]
                 kind = "precomputed" if cfg.aligner == "precomputed" else "aligner"
                 split_options = dict(options, path=str(self.piece_paths[s][2])) if kind == "precomputed" else options
-                sources = list(self.piece_paths[s][:2]) + self.starts[s] + links[s]
-                tasks = ((rows, first + k * chunk_lines, kind, split_options)
-                         for k, rows in enumerate(_chunks(sources, chunk_lines)))
+                if self.text_words is None:
+                    chunks = _chunks(list(self.piece_paths[s][:2]) + self.starts[s] + links[s], chunk_lines)
+                else:
+                    chunks = _batched(_kept_rows([*self.piece_paths[s][:2], *self.starts[s]], self.text_words.kept_lines[s],
+                                                 self.text_words.clean_lines[s], links[s]), chunk_lines)
+                tasks = ((rows, first + k * chunk_lines, kind, split_options) for k, rows in enumerate(chunks))
                 with open(out_paths[s], "w", encoding="utf-8") as out:
                     for text, chunk_counts, side_counts in _in_order(self.pool, _project_task, tasks, self.ahead):
                         out.write(text)

@@ -1,5 +1,10 @@
 """``weam-prepare`` end to end: check -> clean -> sentencepiece -> encode -> dict -> unk -> align -> binarize -> report.
 
+The first pair's aligner starts as early as its words exist: after cleaning when it reads the normalized
+text (``--aligner-input text``; the aligners of the leading pairs that do are queued then, each starting
+when the one before ends), after encoding when it reads pieces; each next aligner starts when the one
+before ends, while the pool of workers encodes, projects and binarizes around them.
+
 Inputs are checked for every pair before anything is written. Each stage goes through
 :class:`~fairseq_weam.prepare.stages.StageRunner`, so a failed run leaves no half-written output and a
 re-run only does the stages whose settings or inputs changed.
@@ -7,6 +12,7 @@ re-run only does the stages whose settings or inputs changed.
 import dataclasses
 import json
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, List
 
@@ -22,7 +28,9 @@ from fairseq_weam.prepare.binarize import PairBinarizer, binarize_pair, binarize
 from fairseq_weam.prepare.cleaning import clean_split
 from fairseq_weam.prepare.config import PrepareConfig, PrepareError
 from fairseq_weam.prepare.hf_tokenizer import WordPieceVocabulary, write_tokenizer_json
-from fairseq_weam.prepare.piece_alignment import PairAlignment, segmentation_settings
+from fairseq_weam.prepare.piece_alignment import (
+    PairAlignment, TextWords, normalizer_source, reads_text, segmentation_settings,
+)
 from fairseq_weam.prepare.raw_corpus import (
     check_parallel, discover_pairs, file_signature_list, pair_name, pair_splits, parse_pair_list, raw_paths,
 )
@@ -115,11 +123,17 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
         spm_settings = ["trained", sorted(clean_sigs.values()), cfg.vocab_size, cfg.spm_model_type,
                         cfg.spm_character_coverage, cfg.spm_input_sentence_size]
 
-        def spm_fn(partials):
+        def spm_fn(partials):  # one core fewer while an aligner runs on it (more threads than cores slow both)
+            threads = max(1, cfg.workers - 1) if previous is not None else cfg.workers
             train_sentencepiece(train_texts, partials[0], cfg.vocab_size, cfg.spm_model_type,
-                                cfg.spm_character_coverage, cfg.spm_input_sentence_size, cfg.workers)
-    spm_sig = runner.run("sentencepiece", spm_settings, [model_path], spm_fn)
-
+                                cfg.spm_character_coverage, cfg.spm_input_sentence_size, threads)
+    spm_sig = runner.signature("sentencepiece", spm_settings)  # what runner.run will return: known before it runs
+    encode_settings = {pair: [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link] for pair in pairs}
+    encode_sigs = {pair: runner.signature(f"encode:{pair_name(pair)}", encode_settings[pair]) for pair in pairs}
+    encode_outs = {pair: {s: [pieces_dir / f"{s}.{pair_name(pair)}.{x}.pieces" if x == "align"
+                              else pieces_dir / f"{s}.{pair_name(pair)}.{x}" for x in suffixes(pair)]
+                          + [pieces_dir / f"{s}.{pair_name(pair)}.lines"]  # the raw line numbers of the pairs kept
+                          for s in splits[pair]} for pair in pairs}
     align_cfg, opened = dataclasses.replace(cfg, **binaries), {}
 
     def align_job(pair):
@@ -140,27 +154,44 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
         if k not in opened:
             pair, ins, outs, settings = align_job(pairs[k])
             will_run = runner.will_run(f"align:{pair_name(pair)}", settings, list(outs.values()))
-            opened[k] = PairAlignment(ins, align_cfg, work, pair, pool).open() if will_run else None
+            text_words = None
+            if reads_text(cfg, pair):
+                name = pair_name(pair)
+                text_words = TextWords({s: [clean_dir / f"{s}.{name}.{lang}" for lang in pair] for s in splits[pair]},
+                                       {s: clean_dir / f"{s}.{name}.lines" for s in splits[pair]},
+                                       {s: encode_outs[pair][s][-1] for s in splits[pair]}, normalizer_source(cfg))
+            opened[k] = PairAlignment(ins, align_cfg, work, pair, pool, text_words=text_words).open() if will_run else None
         return opened[k]
 
+    previous = None  # the leading pairs whose aligners read the cleaned text run one after the other from now
     try:
-        encode_sigs, piece_files = {}, []
+        for k, pair in enumerate(pairs):
+            if not reads_text(cfg, pair):
+                break
+            if alignment(k) is not None:
+                alignment(k).start_aligner(after=previous)
+                previous = alignment(k)
+        runner.run("sentencepiece", spm_settings, [model_path], spm_fn)  # while they run
+
+        piece_files = []
         for k, pair in enumerate(pairs):
             name = pair_name(pair)
             ins = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
-            outs = {s: [pieces_dir / f"{s}.{name}.{x}.pieces" if x == "align" else pieces_dir / f"{s}.{name}.{x}"
-                        for x in suffixes(pair)] for s in splits[pair]}
+            outs = encode_outs[pair]
             piece_files += [p for s in outs for p in outs[s][:2]]
 
             def encode(partials, pair=pair, ins=ins, outs=outs):
                 flat = iter(partials)
-                return {s: dict(encode_split(
-                    model_path, ins[s], [next(flat) for _ in outs[s]], cfg.max_len, cfg.max_ratio, cfg.on_bad_link,
-                    pool, line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
-                    raw_paths=raw_paths(raw_dir, pair, s, with_alignment))) for s in ins}
+                stats = {}
+                for s in ins:
+                    files = [next(flat) for _ in outs[s]]
+                    stats[s] = dict(encode_split(
+                        model_path, ins[s], files[:-1], cfg.max_len, cfg.max_ratio, cfg.on_bad_link, pool,
+                        line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
+                        raw_paths=raw_paths(raw_dir, pair, s, with_alignment), kept_lines_path=files[-1]))
+                return stats
 
-            settings = [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link]
-            encode_sigs[pair] = runner.run(f"encode:{name}", settings, [p for s in outs for p in outs[s]], encode)
+            runner.run(f"encode:{name}", encode_settings[pair], [p for s in outs for p in outs[s]], encode)
             _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], runner.results[f"encode:{name}"]["stats"],
                               "cleaning and encoding", raw_dir)
             if alignment(k) is None:
@@ -196,36 +227,42 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
             _check_unk_share(pair, runner.results[f"unk:{name}"]["stats"], cfg)
 
         jobs = [align_job(pair) for pair in pairs]
-        for k, (pair, ins, outs, settings) in enumerate(jobs):
-            name = pair_name(pair)
+        with ExitStack() as binarizers:  # every pair's text binarizes from now on, while the aligners run
+            outputs, binarize_settings, binarizer = {}, {}, {}
+            for pair, ins, outs, settings in jobs:
+                name = pair_name(pair)
+                names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
+                outputs[pair] = {n: dest / n for n in names}
+                binarize_settings[pair] = [runner.signature(f"align:{name}", settings), dict_sig, encode_sigs[pair]]
+                binarizer[pair] = binarizers.enter_context(PairBinarizer(pool, pieces_dir, pair, splits[pair],
+                                                                         dict_path, work))
+                if runner.will_run(f"binarize:{name}", binarize_settings[pair], list(outputs[pair].values())):
+                    binarizer[pair].start("text")
 
-            def align(partials, k=k, outs=outs, name=name):
-                current, following = alignment(k), alignment(k + 1)
-                current.start_aligner()
-                if following is not None:
-                    following.write_words()  # the workers write the next pair's words while this aligner runs
-                current.wait_aligner()
-                if following is not None:
-                    following.start_aligner()  # the next aligner runs while this pair is projected and binarized
-                stats = current.finish(dict(zip(outs, partials)))
-                timeline.extend((f"{step}:{name}", a, b) for step, a, b in current.timeline)
-                return stats
+            for k, (pair, ins, outs, settings) in enumerate(jobs):
+                name = pair_name(pair)
 
-            names = binarized_names(pair, splits[pair]) + [f"dict.{lang}.txt" for lang in pair]
-            outputs = {n: dest / n for n in names}
-            binarize_settings = [runner.signature(f"align:{name}", settings), dict_sig, encode_sigs[pair]]
-            with PairBinarizer(pool, pieces_dir, pair, splits[pair], dict_path, work) as binarizer:
-                if runner.will_run(f"binarize:{name}", binarize_settings, list(outputs.values())):
-                    binarizer.start("text")  # the workers binarize the text while the aligner runs
+                def align(partials, k=k, outs=outs, name=name):
+                    current, following = alignment(k), alignment(k + 1)
+                    current.start_aligner()
+                    if following is not None:
+                        following.write_words()  # the workers write the next pair's words while this aligner runs
+                    current.wait_aligner()
+                    if following is not None:
+                        following.start_aligner()  # the next aligner runs while this pair is projected and binarized
+                    stats = current.finish(dict(zip(outs, partials)))
+                    timeline.extend((f"{step}:{name}", a, b) for step, a, b in current.timeline)
+                    return stats
+
                 runner.run(f"align:{name}", settings, list(outs.values()), align)
                 if opened.get(k) is not None:
                     opened[k].close()  # its temporary files go now
 
-                def binarize(partials, pair=pair, outputs=outputs, binarizer=binarizer):
-                    binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs, partials)),
-                                  cfg.workers, work, binarizer=binarizer)
+                def binarize(partials, pair=pair):
+                    binarize_pair(pieces_dir, pair, splits[pair], dict_path, dict(zip(outputs[pair], partials)),
+                                  cfg.workers, work, binarizer=binarizer[pair])
 
-                runner.run(f"binarize:{name}", binarize_settings, list(outputs.values()), binarize)
+                runner.run(f"binarize:{name}", binarize_settings[pair], list(outputs[pair].values()), binarize)
     finally:  # an error or interrupt ends the aligners started ahead and removes their files
         for started in opened.values():
             if started is not None:

@@ -56,6 +56,7 @@ def build_report(pairs: List[str], results: Dict[str, Dict], vocab_size: int, se
                 "aligned_share_tgt": round(a["tgt_aligned"] / max(a["tgt_pieces"], 1), 4),
                 "pieces_src": a["src_pieces"],
                 "pieces_tgt": a["tgt_pieces"],
+                "words_changed": a.get("words_changed", 0),
                 "unk_share": {lang: round(unknown[split][lang]["unk"] / max(unknown[split][lang]["pieces"], 1), 4)
                               for lang in pair.split("-")},  # source first (the record's keys are sorted)
                 "words": {lang: word_figures(a["words"][lang], a["sentences"]) for lang in pair.split("-")},
@@ -74,6 +75,9 @@ def report_lines(report: Dict) -> List[str]:
     for pair, splits in report["pairs"].items():
         for split, r in splits.items():
             drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "none"
+            if r.get("words_changed"):
+                drops += (f"; {r['words_changed']} pairs without links: the aligner's words of the text differ from "
+                          f"those of the pieces")
             lines.append(
                 f"{pair} {split}: {r['pairs_in']} -> {r['pairs_out']} pairs (dropped: {drops}); "
                 f"{r['links_per_sentence']} links/sentence, {r['links_per_piece_pair']} links/piece pair, "

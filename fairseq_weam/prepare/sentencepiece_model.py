@@ -74,13 +74,14 @@ def _read_rows(paths):
 
 def _encode_batch(task):
     """Encode a batch of rows in a worker and keep the pairs within the limits (see :func:`encode_split`):
-    returns the text of each output file and the counts, so that only text crosses between processes."""
+    returns the text of each output file (the kept rows' line numbers last) and the counts, so that only text
+    crosses between processes."""
     model_path, rows, limits = task
     max_len, max_ratio, on_bad_link, raw_paths = limits
     processor = loaded(_processor, model_path)
     pieces = processor.encode([row[0] for row in rows] + [row[1] for row in rows], out_type=str)
     with_alignment = len(rows[0]) > 3 if rows else False
-    outs = [[], [], []] if with_alignment else [[], []]
+    outs = [[], [], [], []] if with_alignment else [[], [], []]
     stats = Counter(**{"in": len(rows)})
     for texts, src, tgt in zip(rows, pieces[:len(rows)], pieces[len(rows):]):
         if not src or not tgt:
@@ -106,6 +107,7 @@ def _encode_batch(task):
                 stats["bad_link"] += 1
                 continue
             outs[2].append(texts[2])
+        outs[-1].append(texts[-1])
         outs[0].append(" ".join(src))
         outs[1].append(" ".join(tgt))
         stats["out"] += 1
@@ -137,7 +139,7 @@ def encode_batches(model_path, rows: Iterable[Sequence[str]], limits=(1 << 30, f
 
 def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_ratio: float,
                  on_bad_link="error", pool: Optional[WorkerPool] = None, *, line_numbers_path,
-                 raw_paths: Sequence) -> Counter:
+                 raw_paths: Sequence, kept_lines_path) -> Counter:
     """Encode a cleaned split (source, target[, word alignment]) and drop pairs over the piece limits.
 
     Drops: ``empty`` (a side without pieces), ``too_long_pieces`` (a side over ``max_len`` pieces),
@@ -145,13 +147,14 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
     ``on_bad_link="skip"`` (an error naming the raw file and line otherwise): ``word_count`` (sentencepiece
     makes a different number of words than the whitespace-separated words the links count, e.g. a token of
     only a zero-width space disappears) and ``bad_link`` (a malformed link or one outside the words).
-    ``line_numbers_path`` holds the raw line number of every cleaned pair, ``raw_paths`` the user's files.
-    The split streams through: memory holds the batches in flight, not the split.
+    ``line_numbers_path`` holds the raw line number of every cleaned pair, ``raw_paths`` the user's files;
+    ``kept_lines_path`` gets those of the pairs kept (an aligner that read the cleaned text finds its rows by
+    them). The split streams through: memory holds the batches in flight, not the split.
     """
     rows = _read_rows([*in_paths, line_numbers_path])
     stats = Counter(**{"in": 0})
     with ExitStack() as stack:
-        outs = [stack.enter_context(open(p, "w", encoding="utf-8")) for p in out_paths]
+        outs = [stack.enter_context(open(p, "w", encoding="utf-8")) for p in [*out_paths, kept_lines_path]]
         for texts, counts in encode_batches(model_path, rows, (max_len, max_ratio, on_bad_link, list(raw_paths)),
                                             pool, desc=f"encode {Path(in_paths[0]).stem}"):
             stats.update(counts)
