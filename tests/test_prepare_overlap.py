@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 
 import pytest
 from test_prepare_pipeline import config, make_raw
@@ -127,9 +128,10 @@ def test_encoding_reads_a_few_batches_ahead(tmp_path, monkeypatch):
 
     with WorkerPool(2) as pool:
         encoded = sentencepiece_model.encode_batches(model, rows(), pool=pool)
-        texts, counts = next(encoded)
+        texts, counts, piece_counts = next(encoded)
         time.sleep(1.0)  # a reader that runs ahead would now have read everything
         assert counts["in"] == counts["out"] == 10 and len(texts) == 3 and texts[2] == "".join(f"{k}\n" for k in range(1, 11))
         assert texts[0].splitlines()[0].replace(" ", "").replace("▁", "") == "w0w0"
         assert len(read) <= 10 * (2 * 2 + 2), len(read)  # the batches in flight and the next one
-        assert sum(counts["in"] for _, counts in encoded) == 1990
+        assert all(piece_counts[side] == Counter(texts[side].split()) for side in (0, 1))
+        assert sum(counts["in"] for _, counts, _ in encoded) == 1990

@@ -22,6 +22,7 @@ from fairseq.data.indexed_dataset import MMapIndexedDataset, best_fitting_int_dt
 from fairseq.file_chunker_utils import find_offsets
 
 from fairseq_weam.prepare.config import PrepareError
+from fairseq_weam.prepare.sentencepiece_model import read_piece_counts
 from fairseq_weam.prepare.worker_pool import WorkerPool, loaded
 
 #: Bytes of input text per task given to a worker.
@@ -39,12 +40,10 @@ def binarized_names(pair, splits) -> List[str]:
     return names
 
 
-def count_unknown_pieces(piece_path, dictionary: Dictionary) -> Dict[str, int]:
-    """Pieces of ``piece_path`` and how many fairseq's ``dictionary`` maps to ``<unk>`` (as binarizing will)."""
-    counts = Counter()
-    with open(piece_path, encoding="utf-8") as f:
-        for line in f:
-            counts.update(line.split())
+def count_unknown_pieces(piece_counts_path, dictionary: Dictionary) -> Dict[str, int]:
+    """Pieces counted in ``piece_counts_path`` (:func:`write_piece_counts`) and how many of them fairseq's
+    ``dictionary`` maps to ``<unk>`` (as binarizing will)."""
+    counts = read_piece_counts(piece_counts_path)
     unk = dictionary.unk()
     return {"pieces": sum(counts.values()),
             "unk": sum(n for token, n in counts.items() if dictionary.index(token) == unk)}

@@ -91,6 +91,8 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
     runner = StageRunner(work, log)
     timeline = []  # (step, start, end) wall-clock times of the align stages' steps, for the report
     suffixes = lambda pair: list(pair) + (["align"] if with_alignment else [])  # noqa: E731
+    kept_lines = lambda pair, s: pieces_dir / f"{s}.{pair_name(pair)}.lines"  # noqa: E731
+    piece_counts = lambda pair, s, lang: pieces_dir / f"{s}.{pair_name(pair)}.{lang}.counts"  # noqa: E731
 
     clean_sigs = {}
     for pair in pairs:
@@ -130,9 +132,10 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
     spm_sig = runner.signature("sentencepiece", spm_settings)  # what runner.run will return: known before it runs
     encode_settings = {pair: [spm_sig, clean_sigs[pair], cfg.max_len, cfg.max_ratio, cfg.on_bad_link] for pair in pairs}
     encode_sigs = {pair: runner.signature(f"encode:{pair_name(pair)}", encode_settings[pair]) for pair in pairs}
+    # encoding writes per split: the pieces (and links), the raw line numbers of the pairs kept, the piece counts
     encode_outs = {pair: {s: [pieces_dir / f"{s}.{pair_name(pair)}.{x}.pieces" if x == "align"
                               else pieces_dir / f"{s}.{pair_name(pair)}.{x}" for x in suffixes(pair)]
-                          + [pieces_dir / f"{s}.{pair_name(pair)}.lines"]  # the raw line numbers of the pairs kept
+                          + [kept_lines(pair, s)] + [piece_counts(pair, s, lang) for lang in pair]
                           for s in splits[pair]} for pair in pairs}
     align_cfg, opened = dataclasses.replace(cfg, **binaries), {}
 
@@ -159,7 +162,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
                 name = pair_name(pair)
                 text_words = TextWords({s: [clean_dir / f"{s}.{name}.{lang}" for lang in pair] for s in splits[pair]},
                                        {s: clean_dir / f"{s}.{name}.lines" for s in splits[pair]},
-                                       {s: encode_outs[pair][s][-1] for s in splits[pair]}, normalizer_source(cfg))
+                                       {s: kept_lines(pair, s) for s in splits[pair]}, normalizer_source(cfg))
             opened[k] = PairAlignment(ins, align_cfg, work, pair, pool, text_words=text_words).open() if will_run else None
         return opened[k]
 
@@ -173,22 +176,22 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
                 previous = alignment(k)
         runner.run("sentencepiece", spm_settings, [model_path], spm_fn)  # while they run
 
-        piece_files = []
+        count_files = [piece_counts(pair, s, lang) for pair in pairs for s in splits[pair] for lang in pair]
         for k, pair in enumerate(pairs):
             name = pair_name(pair)
             ins = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair)] for s in splits[pair]}
             outs = encode_outs[pair]
-            piece_files += [p for s in outs for p in outs[s][:2]]
 
             def encode(partials, pair=pair, ins=ins, outs=outs):
-                flat = iter(partials)
+                flat, n = iter(partials), len(suffixes(pair))
                 stats = {}
                 for s in ins:
-                    files = [next(flat) for _ in outs[s]]
+                    files = [next(flat) for _ in outs[s]]  # pieces (and links), kept line numbers, piece counts
                     stats[s] = dict(encode_split(
-                        model_path, ins[s], files[:-1], cfg.max_len, cfg.max_ratio, cfg.on_bad_link, pool,
+                        model_path, ins[s], files[:n], cfg.max_len, cfg.max_ratio, cfg.on_bad_link, pool,
                         line_numbers_path=clean_dir / f"{s}.{pair_name(pair)}.lines",
-                        raw_paths=raw_paths(raw_dir, pair, s, with_alignment), kept_lines_path=files[-1]))
+                        raw_paths=raw_paths(raw_dir, pair, s, with_alignment), kept_lines_path=files[n],
+                        piece_counts_paths=files[n + 1:]))
                 return stats
 
             runner.run(f"encode:{name}", encode_settings[pair], [p for s in outs for p in outs[s]], encode)
@@ -210,7 +213,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
             dict_fn = lambda partials: WordPieceVocabulary(cfg.hf_tokenizer).write_dict(partials[0])  # noqa: E731
         else:
             dict_settings = ["counted", spm_sig, sorted(encode_sigs.values())]
-            dict_fn = lambda partials: write_fairseq_dict(model_path, piece_files, partials[0])  # noqa: E731
+            dict_fn = lambda partials: write_fairseq_dict(model_path, count_files, partials[0])  # noqa: E731
         dict_sig = runner.run("dict", dict_settings, [dict_path], dict_fn)
 
         for pair in pairs:  # a --dict that does not go with --spm-model is refused before any link is written
@@ -218,7 +221,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
 
             def count_unk(partials, pair=pair):
                 dictionary = Dictionary.load(str(dict_path))
-                counts = {s: {lang: count_unknown_pieces(pieces_dir / f"{s}.{pair_name(pair)}.{lang}", dictionary)
+                counts = {s: {lang: count_unknown_pieces(piece_counts(pair, s, lang), dictionary)
                               for lang in pair} for s in splits[pair]}
                 partials[0].write_text(json.dumps(counts, indent=1), encoding="utf-8")
                 return counts

@@ -74,8 +74,8 @@ def _read_rows(paths):
 
 def _encode_batch(task):
     """Encode a batch of rows in a worker and keep the pairs within the limits (see :func:`encode_split`):
-    returns the text of each output file (the kept rows' line numbers last) and the counts, so that only text
-    crosses between processes."""
+    returns the text of each output file (the kept rows' line numbers last), the counts, and how often each
+    piece occurs on each side, so that only text and counts cross between processes."""
     model_path, rows, limits = task
     max_len, max_ratio, on_bad_link, raw_paths = limits
     processor = loaded(_processor, model_path)
@@ -111,12 +111,13 @@ def _encode_batch(task):
         outs[0].append(" ".join(src))
         outs[1].append(" ".join(tgt))
         stats["out"] += 1
-    return ["".join(line + "\n" for line in out) for out in outs], stats
+    texts = ["".join(line + "\n" for line in out) for out in outs]
+    return texts, stats, (Counter(texts[0].split()), Counter(texts[1].split()))  # the tokens binarizing will read
 
 
 def encode_batches(model_path, rows: Iterable[Sequence[str]], limits=(1 << 30, float("inf"), "error", ()),
                    pool: Optional[WorkerPool] = None, desc="encode"):
-    """Yield ``(texts, counts)`` for each batch of rows (``row[0]``, ``row[1]`` the two sides, then the links
+    """Yield ``(texts, counts, piece counts)`` for each batch of rows (``row[0]``, ``row[1]`` the two sides, then the links
     and the line number when the split has links): :func:`_encode_batch` in ``pool``'s workers (in this
     process without one), in order, a few batches in flight (the input is read as results are taken, not
     ahead of them). ``limits``: ``(max_len, max_ratio, on_bad_link, raw_paths)``."""
@@ -131,15 +132,15 @@ def encode_batches(model_path, rows: Iterable[Sequence[str]], limits=(1 << 30, f
             yield model_path, batch, limits
 
     progress = tqdm(desc=desc, unit=" pairs", mininterval=2, leave=False, disable=None)
-    for texts, counts in (pool.in_order(_encode_batch, batches()) if pool else map(_encode_batch, batches())):
+    for texts, counts, piece_counts in (pool.in_order(_encode_batch, batches()) if pool else map(_encode_batch, batches())):
         progress.update(counts["in"])
-        yield texts, counts
+        yield texts, counts, piece_counts
     progress.close()
 
 
 def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_ratio: float,
                  on_bad_link="error", pool: Optional[WorkerPool] = None, *, line_numbers_path,
-                 raw_paths: Sequence, kept_lines_path) -> Counter:
+                 raw_paths: Sequence, kept_lines_path, piece_counts_paths: Sequence) -> Counter:
     """Encode a cleaned split (source, target[, word alignment]) and drop pairs over the piece limits.
 
     Drops: ``empty`` (a side without pieces), ``too_long_pieces`` (a side over ``max_len`` pieces),
@@ -149,18 +150,39 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
     only a zero-width space disappears) and ``bad_link`` (a malformed link or one outside the words).
     ``line_numbers_path`` holds the raw line number of every cleaned pair, ``raw_paths`` the user's files;
     ``kept_lines_path`` gets those of the pairs kept (an aligner that read the cleaned text finds its rows by
-    them). The split streams through: memory holds the batches in flight, not the split.
+    them); ``piece_counts_paths`` (source, target) get how often each piece occurs in the kept pairs
+    (:func:`write_piece_counts`: the dictionary and the ``<unk>`` share are counted from them). The split streams through: memory holds the batches in flight, not the split.
     """
     rows = _read_rows([*in_paths, line_numbers_path])
-    stats = Counter(**{"in": 0})
+    stats, pieces = Counter(**{"in": 0}), (Counter(), Counter())
     with ExitStack() as stack:
         outs = [stack.enter_context(open(p, "w", encoding="utf-8")) for p in [*out_paths, kept_lines_path]]
-        for texts, counts in encode_batches(model_path, rows, (max_len, max_ratio, on_bad_link, list(raw_paths)),
-                                            pool, desc=f"encode {Path(in_paths[0]).stem}"):
+        for texts, counts, piece_counts in encode_batches(model_path, rows,
+                                                          (max_len, max_ratio, on_bad_link, list(raw_paths)),
+                                                          pool, desc=f"encode {Path(in_paths[0]).stem}"):
             stats.update(counts)
             for out, text in zip(outs, texts):
                 out.write(text)
+            for side, side_counts in zip(pieces, piece_counts):
+                side.update(side_counts)
+    for path, side in zip(piece_counts_paths, pieces):
+        write_piece_counts(path, side)
     return stats
+
+
+def write_piece_counts(path, counts: Counter):
+    """``piece count`` lines, most frequent first (the pieces are whitespace-separated tokens)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{piece} {n}\n" for piece, n in counts.most_common())
+
+
+def read_piece_counts(path) -> Counter:
+    counts = Counter()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            piece, n = line.split()
+            counts[piece] += int(n)
+    return counts
 
 
 def _word_count_change(raw_paths, line, texts, piece_words) -> str:
@@ -175,17 +197,16 @@ def _word_count_change(raw_paths, line, texts, piece_words) -> str:
     return ""
 
 
-def write_fairseq_dict(model_path, piece_paths: Sequence, dict_path):
-    """fairseq ``dict.txt``: every piece but sentencepiece's control/unknown pieces, in id order, with its count.
+def write_fairseq_dict(model_path, piece_counts_paths: Sequence, dict_path):
+    """fairseq ``dict.txt``: every piece but sentencepiece's control/unknown pieces, in id order, with its count
+    (summed over ``piece_counts_paths``, :func:`write_piece_counts` files).
 
     fairseq's Dictionary adds ``<s> <pad> </s> <unk>`` itself, first; listing them again would be an error.
     """
     processor = spm.SentencePieceProcessor(model_file=str(model_path))
     counts = Counter()
-    for path in piece_paths:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                counts.update(line.split())
+    for path in piece_counts_paths:
+        counts.update(read_piece_counts(path))
     with open(dict_path, "w", encoding="utf-8") as f:
         for piece_id in range(processor.get_piece_size()):
             if processor.is_control(piece_id) or processor.is_unknown(piece_id):
