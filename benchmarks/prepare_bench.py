@@ -250,14 +250,17 @@ def markdown(result: dict) -> list:
     lines.append("")
     peaks = {size: r["peak_pss_mib_by_step"] for size, r in result["sizes"].items() if r.get("peak_pss_mib_by_step")}
     if peaks:
-        def others(by_step):
-            return max(v for k, v in by_step.items() if k != "sentencepiece")
+        def others(by_step):  # the stages from encoding on (the aligner's own steps may overlap sentencepiece)
+            later = ("encode:", "dict", "unk:", "align:", "project:", "binarize:")
+            return max((v for k, v in by_step.items() if k.startswith(later)), default="-")
 
         lines += ["Memory. Sentencepiece training holds its sample, at most `--spm-input-sentence-size` sentences "
-                  "(default 2M), so its peak grows with the corpus only up to that cap: "
+                  "(default 2M), so its peak grows with the corpus only up to that cap; with `--aligner-input text` "
+                  "the first aligner (which holds its pair's words) runs beside it, and the peak of that step counts "
+                  "both: "
                   + ", ".join(f"{by_step.get('sentencepiece', '-')} MiB at {size} pairs" for size, by_step in peaks.items())
-                  + ". Every other stage streams its text in chunks; their largest peak (the aligner, which holds "
-                  "its pair's words, and the worker pool beside it): "
+                  + ". Every later stage streams its text in chunks; their largest peak (with an aligner and the "
+                  "worker pool beside them): "
                   + ", ".join(f"{others(by_step)} MiB at {size} pairs" for size, by_step in peaks.items()) + ".", ""]
     for size, r in result["sizes"].items():
         if r["target"] is None or r["met"] or r.get("before_first_aligner_seconds") is None:
@@ -277,7 +280,8 @@ def markdown(result: dict) -> list:
                 f"cores with the other stages). Outside the aligner: {start_exit} s start-up and exit (the process "
                 f"imports fairseq, whose Dictionary and Binarizer the stages use), {before} s before the first "
                 f"aligner starts ({first_input}: the aligner's input), {after} s after the last aligner ends "
-                f"(projecting and binarizing the last pair: its output), {gaps} s between aligner runs.")
+                f"(projecting and binarizing the pairs whose links came last: its output), {gaps} s between aligner "
+                f"runs.")
         if r.get("cores") and r.get("cpu_seconds"):
             floor = r["cpu_seconds"] / r["cores"]
             text += (f" The cores bound it as well: the process tree used {r['cpu_seconds']} CPU seconds on "
@@ -287,5 +291,10 @@ def markdown(result: dict) -> list:
                      f"projection and binarization cost {r['cpu_seconds'] - r['aligner_alone_cpu_seconds']:.1f} CPU "
                      f"seconds, which share the cores with it; the target needs them at most "
                      f"{alone * (1 + r['target']) * r['cores'] - r['aligner_alone_cpu_seconds']:.1f} s.")
+            if floor <= alone * (1 + r["target"]):
+                text += (f" So the cores leave room for the target; the schedule's ends do not: the {after} s after "
+                         f"the last aligner project the links that come last (and what is left of the pair before "
+                         f"it), work no earlier stage can take over, on top of {start_exit + before:.1f} s of "
+                         f"start-up, exit and the first aligner's input.")
         lines += [text, ""]
     return lines
