@@ -196,7 +196,15 @@ def command_line():
     """How this process was started: ``make bench`` (BENCH_ARGS, if any) or the script's own command line."""
     if os.environ.get("MAKELEVEL"):
         return " ".join(["make bench"] + ([f"BENCH_ARGS='{os.environ['BENCH_ARGS']}'"] if os.environ.get("BENCH_ARGS") else []))
-    return " ".join(["python benchmarks/bench.py", *sys.argv[1:]])
+    return " ".join(["python benchmarks/bench.py", *map(_repo_relative, sys.argv[1:])])
+
+
+def _repo_relative(arg: str) -> str:
+    """A path argument inside the repository as the repository sees it (no machine's absolute paths recorded)."""
+    path = Path(arg)
+    if path.is_absolute() and path.resolve().is_relative_to(REPO.resolve()):
+        return str(path.resolve().relative_to(REPO.resolve())) or "."
+    return arg
 
 
 def write_markdown(results, command, path):
