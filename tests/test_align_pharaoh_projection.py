@@ -1,9 +1,13 @@
 """Pharaoh parsing and validation, and word -> piece projection."""
+import random
+
 import pytest
 
-from fairseq_weam.align.pharaoh import AlignmentError, format_links, parse_links, read_pharaoh_file, read_valid_links
+from fairseq_weam.align.pharaoh import (
+    AlignmentError, format_links, parse_link_block, parse_links, read_pharaoh_file, read_valid_links,
+)
 from fairseq_weam.align.piece_projection import project_links
-from fairseq_weam.text.pieces import word_spans, words_from_pieces
+from fairseq_weam.text.pieces import word_layout, word_spans, words_from_pieces
 
 
 def test_parse_and_format():
@@ -46,3 +50,27 @@ def test_projection_every_piece_and_first_piece_only():
     assert project_links({(1, 0)}, src, tgt) == {(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)}
     assert project_links({(1, 0)}, src, tgt, first_piece_only=True) == {(1, 0)}
     assert project_links(set(), src, tgt) == frozenset()
+
+
+def test_word_layout_of_many_lines_equals_word_spans():
+    rng = random.Random(5)
+    choices = ["▁Sicher", "heits", "▁", "文件", "e▁", "▁😀", "ß", "▁a▁b"]
+    lines = [[rng.choice(choices) for _ in range(rng.randint(1, 8))] for _ in range(300)]
+    layout = word_layout([" ".join(pieces) for pieces in lines])
+    for n, pieces in enumerate(lines):
+        first_word, first_piece = layout.word_offset[n], layout.piece_offset[n]
+        words = [range(layout.word_start[w] - first_piece, layout.word_end[w] - first_piece)
+                 for w in range(first_word, first_word + layout.words[n])]
+        assert layout.pieces[n] == len(pieces) and words == word_spans(pieces)
+    for odd in (["▁a  ▁b"], ["▁a", ""], ["▁a\tb"], [" ▁a"], ["▁a\x1cb"], []):
+        assert word_layout(odd) is None, odd
+
+
+def test_link_block_equals_lines_parsed_one_by_one():
+    lines = ["0-0 2-1  1-1", "", "10-3", "0-0 0-0"]
+    numbers, counts = parse_link_block("".join(line + "\n" for line in lines))
+    assert counts == [len(line.split()) for line in lines]
+    pairs = list(zip(numbers[0::2].tolist(), numbers[1::2].tolist()))
+    assert pairs == [tuple(map(int, token.split("-"))) for line in lines for token in line.split()]
+    for bad in ("0-0 1-\n", "0-0 a-1\n", "1-2-3\n", "3\n", "-1-2\n", "0-0 ٣-1\n", "1:2\n"):
+        assert parse_link_block(bad) is None, bad

@@ -9,8 +9,11 @@ import pytest
 
 from fairseq_weam.align.external_tool import AlignerError
 from fairseq_weam.align.piece_projection import projected_line
+from fairseq_weam.align.symmetrization import symmetrize
+from fairseq_weam.prepare import piece_alignment
 from fairseq_weam.prepare.piece_alignment import align_pair
 from fairseq_weam.prepare.worker_pool import WorkerPool
+from fairseq_weam.text.pieces import word_spans
 
 B = "\u2581"
 
@@ -147,5 +150,81 @@ def test_projected_line_equals_the_sorted_set_of_piece_links():
             cut = 1 if first else None
             pieces = {(a, b) for i, j in links for a in list(src[i])[:cut] for b in list(tgt[j])[:cut]}
             expected = " ".join(f"{a}-{b}" for a, b in sorted(pieces))
-            assert projected_line(links, src, tgt, first) == (
+            bounds = [span.start for span in src] + [12], [span.start for span in tgt] + [12]
+            assert projected_line(links, *bounds, first) == (
                 expected, len(pieces), len({a for a, _ in pieces}), len({b for _, b in pieces}))
+
+
+# Directions that differ: forward links equal words (written in reverse order, the first twice); reverse links
+# equal words and words that share their first letter. Symmetrization then has work on most lines.
+FAKE_FAST_ALIGN_DIRECTIONS = """\
+#!{python}
+import sys
+args = sys.argv[1:]
+for line in open(args[args.index("-i") + 1], encoding="utf-8"):
+    src, tgt = (side.split() for side in line.split(" ||| "))
+    if "-r" in args:
+        links = [f"{{i}}-{{j}}" for i, s in enumerate(src) for j, t in enumerate(tgt) if s[0] == t[0]]
+    else:
+        links = [f"{{i}}-{{j}}" for i, s in enumerate(src) for j, t in enumerate(tgt) if s == t][::-1]
+        links += links[-1:]
+    print(" ".join(links))
+"""
+
+
+def directions(x, y):
+    """The fake aligner's forward and reverse word links (above), computed from the pieces."""
+    def words(pieces):
+        starts = [k for k, p in enumerate(pieces) if k == 0 or p.startswith(B)]
+        return ["".join(pieces[a:b]).replace(B, "") for a, b in zip(starts, starts[1:] + [len(pieces)])]
+    src, tgt = words(x), words(y)
+    forward = {(i, j) for i, s in enumerate(src) for j, t in enumerate(tgt) if s == t}
+    reverse = {(i, j) for i, s in enumerate(src) for j, t in enumerate(tgt) if s[0] == t[0]}
+    return frozenset(forward), frozenset(reverse)
+
+
+@pytest.mark.parametrize("heuristic", ["grow-diag-final-and", "intersect", "union"])
+@pytest.mark.parametrize("first_piece_only", [False, True])
+def test_differing_directions_symmetrized_and_projected_in_chunks(tmp_path, monkeypatch, heuristic, first_piece_only):
+    """Chunks of well-formed lines are projected in array operations, the chunk with a line of two spaces between
+    pieces line by line: both equal the links and figures computed here, in the pool or not."""
+    rng = random.Random(11)
+    vocab = ["haus", "hut", "katze", "kamm", "ab", "wort", "welt", "baum"]
+    rows = [(random_pieces(rng, vocab), random_pieces(rng, vocab)) for _ in range(40)]
+    ins, outs = write_splits(tmp_path, {"train": rows})
+    lines = ins["train"][0].read_text(encoding="utf-8").split("\n")
+    lines[7] = " ".join(rows[7][0][:1]) + "  " + " ".join(rows[7][0][1:]) if len(rows[7][0]) > 1 else lines[7]
+    ins["train"][0].write_text("\n".join(lines), encoding="utf-8")
+    fake = tmp_path / "fast_align_directions"
+    fake.write_text(FAKE_FAST_ALIGN_DIRECTIONS.format(python=sys.executable))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    config = cfg(tmp_path, fast_align_bin=str(fake), symmetrize=heuristic, first_piece_only=first_piece_only)
+    with WorkerPool(2) as pool:
+        stats, got = run(tmp_path, ins, outs, config, pool=pool, chunk_lines=4)
+    blocks = []
+    monkeypatch.setattr(piece_alignment, "_project_block",
+                        lambda *a, f=piece_alignment._project_block: blocks.append(f(*a) is not None) or f(*a))
+    assert run(tmp_path, ins, outs, config, chunk_lines=4) == (stats, got)
+    assert blocks == [True] + [False] + [True] * 8  # the line of two spaces is in the second chunk
+
+    cut = 1 if first_piece_only else None
+    expected, figures = [], dict(links=0, word_links=0, src_aligned=0, tgt_aligned=0, piece_pairs=0)
+    linked, differ = [0, 0], 0
+    for x, y in rows:
+        forward, reverse = directions(x, y)
+        differ += forward != reverse
+        links = symmetrize(forward, reverse, heuristic)
+        spans = [word_spans(x), word_spans(y)]
+        pieces = {(a, b) for i, j in links for a in spans[0][i][:cut] for b in spans[1][j][:cut]}
+        expected.append(" ".join(f"{a}-{b}" for a, b in sorted(pieces)) + "\n")
+        figures["links"] += len(pieces)
+        figures["word_links"] += len(links)
+        figures["src_aligned"] += len({a for a, _ in pieces})
+        figures["tgt_aligned"] += len({b for _, b in pieces})
+        figures["piece_pairs"] += len(x) * len(y)
+        linked[0] += len({i for i, _ in links})
+        linked[1] += len({j for _, j in links})
+    assert differ >= 20  # symmetrization has work on most lines
+    assert got["train"] == "".join(expected)
+    assert {k: stats["train"][k] for k in figures} == figures
+    assert [stats["train"]["words"][lang]["linked_words"] for lang in ("de", "fr")] == linked

@@ -4,7 +4,10 @@ A link ``i-j`` joins token ``i`` of the source line to token ``j`` of the target
 links come from user files (``--aligner precomputed``) or from tokenization mismatches; each one is an
 error naming file and line, unless the caller asks to skip and count them.
 """
+import warnings
 from typing import FrozenSet, Iterable, List, Optional, Tuple
+
+import numpy as np
 
 from fairseq_weam.errors import WeamError
 
@@ -24,6 +27,28 @@ def parse_links(line: str, where: str = "<line>") -> FrozenSet[Link]:
             raise AlignmentError(f"{where}: malformed link '{token}' (expected i-j with 0-based integers i, j)")
         links.add((int(left), int(right)))
     return frozenset(links)
+
+
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def parse_link_block(text: str) -> Optional[Tuple[np.ndarray, List[int]]]:
+    """Pharaoh lines (``text``: lines ending in ``\\n``) at once: the numbers ``i j i j ...`` of all links (int64)
+    and the links of each line; None where a token is not ``i-j``.
+
+    Checked without a pattern per link: with the digits removed every token is one ``-``, and there are two
+    numbers per token (so both sides of each ``-`` have digits).
+    """
+    tokens = text.translate(_DIGITS).split()
+    with warnings.catch_warnings():  # numpy warns where the text does not parse: the check below says so
+        warnings.simplefilter("ignore", DeprecationWarning)
+        numbers = np.fromstring(text.replace("-", " "), dtype=np.int64, sep=" ")
+    if tokens.count("-") != len(tokens) or len(numbers) != 2 * len(tokens):
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":  # the text ends with a newline, or is empty
+        lines.pop()
+    return numbers, [line.count("-") for line in lines]
 
 
 USER_FILE_FIX = "the alignment file does not match the text (or pass --on-bad-link skip)"

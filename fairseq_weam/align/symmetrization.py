@@ -16,7 +16,6 @@ from fairseq_weam.align.external_tool import AlignerError, run_tool
 from fairseq_weam.align.pharaoh import AlignmentError, Link, format_links, parse_links, read_pharaoh_file
 
 HEURISTICS = ("grow-diag-final-and", "intersect", "union")
-_NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
 
 
 def grow_diag_final_and(forward: FrozenSet[Link], reverse: FrozenSet[Link]) -> FrozenSet[Link]:
@@ -35,8 +34,10 @@ def grow_diag_final_and(forward: FrozenSet[Link], reverse: FrozenSet[Link]) -> F
     while candidates:  # grow-diag: sweep the candidates until a sweep adds nothing
         added = []
         for i, j in candidates:
-            covers_unaligned = i not in src_aligned or j not in tgt_aligned
-            if covers_unaligned and any((i + di, j + dj) in links for di, dj in _NEIGHBOURS):
+            if (i not in src_aligned or j not in tgt_aligned) and (  # covers an unaligned word, touches a link
+                    (i + 1, j) in links or (i - 1, j) in links or (i, j + 1) in links or (i, j - 1) in links
+                    or (i + 1, j + 1) in links or (i - 1, j + 1) in links or (i + 1, j - 1) in links
+                    or (i - 1, j - 1) in links):
                 add(i, j)
                 added.append((i, j))
         if not added:

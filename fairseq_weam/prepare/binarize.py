@@ -11,8 +11,6 @@ order, so memory holds one chunk per worker, never a whole file.
 import io
 import shutil
 import tempfile
-import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Dict, List
 
@@ -21,13 +19,13 @@ from fairseq.data import Dictionary
 from fairseq.data.indexed_dataset import MMapIndexedDataset, best_fitting_int_dtype
 from fairseq.file_chunker_utils import find_offsets
 
+from fairseq_weam.align.pharaoh import parse_link_block
 from fairseq_weam.prepare.config import PrepareError
 from fairseq_weam.prepare.sentencepiece_model import read_piece_counts
 from fairseq_weam.prepare.worker_pool import WorkerPool, loaded
 
 #: Bytes of input text per task given to a worker.
 CHUNK_BYTES = 4 << 20
-_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def binarized_names(pair, splits) -> List[str]:
@@ -74,23 +72,13 @@ def _text_chunk(path, start, end, dict_path, out_path) -> np.ndarray:
 
 
 def _alignment_chunk(path, start, end, out_path) -> np.ndarray:
-    """Binarize the link lines ``i-j ...`` of ``path[start:end]`` into ``out_path``; return their sizes.
-
-    Checked without a pattern per link: with the digits removed every token is one ``-``, and there are two
-    numbers per token (so both sides of each ``-`` have digits).
-    """
-    text = chunk_lines(path, start, end).read()
-    tokens = text.translate(_DIGITS).split()
-    with warnings.catch_warnings():  # numpy warns where the text does not parse: the check below says so
-        warnings.simplefilter("ignore", DeprecationWarning)
-        numbers = np.fromstring(text.replace("-", " "), dtype=np.int64, sep=" ")
-    if tokens.count("-") != len(tokens) or len(numbers) != 2 * len(tokens) or (len(numbers) and numbers.max() >= 2**32):
+    """Binarize the link lines ``i-j ...`` of ``path[start:end]`` into ``out_path``; return their sizes."""
+    parsed = parse_link_block(chunk_lines(path, start, end).read())
+    if parsed is None or (len(parsed[0]) and parsed[0].max() >= 2**32):
         raise PrepareError(f"{path}: a link is not of the form i-j; remove the file and re-run")
+    numbers, links = parsed
     Path(out_path).write_bytes(numbers.astype(best_fitting_int_dtype(None)).tobytes())
-    lines = text.split("\n")
-    if lines[-1] == "":  # the text ends with a newline, or is empty
-        lines.pop()
-    return 2 * np.array([line.count("-") for line in lines], dtype=np.int32)
+    return 2 * np.array(links, dtype=np.int32)
 
 
 class PairBinarizer:

@@ -22,16 +22,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Sequence
 
+import numpy as np
 import sentencepiece as spm
 
-from fairseq_weam.align.pharaoh import parse_links
-from fairseq_weam.align.piece_projection import projected_line
+from fairseq_weam.align.pharaoh import parse_link_block, parse_links
+from fairseq_weam.align.piece_projection import projected_block, projected_line
 from fairseq_weam.align.symmetrization import parse_atools_line, run_atools, symmetrize
 from fairseq_weam.align.word_aligners import (
     BackgroundAligner, aligner_workspace, check_line_count, read_checked_links,
 )
 from fairseq_weam.prepare.config import PrepareError
-from fairseq_weam.text.pieces import WORD_BOUNDARY, word_spans
+from fairseq_weam.text.pieces import WORD_BOUNDARY, word_layout, word_spans
 from fairseq_weam.text.segmentation import (
     load_segmenter, segmented_spans, segmenter_name, segmenter_version, words_of_spans,
 )
@@ -95,45 +96,85 @@ def text_words_line(normalized: str) -> str:
     return " ".join(word for word in normalized.split(WORD_BOUNDARY) if word)
 
 
-def _columns(sources: Sequence, stack: ExitStack) -> List:
-    """Paths opened (closed with ``stack``), open files as they are (read on from where they are), None as a
-    column of None."""
-    return [itertools.repeat(None) if src is None
-            else src if hasattr(src, "readline") else stack.enter_context(open(src, encoding="utf-8"))
+def _files(sources: Sequence, stack: ExitStack) -> List:
+    """Paths opened (closed with ``stack``), open files as they are (read on from where they are), None as is."""
+    return [src if src is None or hasattr(src, "readline") else stack.enter_context(open(src, encoding="utf-8"))
             for src in sources]
 
 
-def _batched(rows: Iterable, size: int) -> Iterator[List[tuple]]:
-    rows = iter(rows)
-    while True:
-        chunk = list(itertools.islice(rows, size))
-        if not chunk:
-            return
-        yield chunk
+def _read_columns(files: Sequence, size: int) -> List[Optional[List[str]]]:
+    """The next lines of ``files`` in step: up to ``size`` of the first, as many of each other (None stays None);
+    all cut to the shortest. Empty lists at the first file's end."""
+    first = list(itertools.islice(files[0], size))
+    columns = [first] + [None if f is None else list(itertools.islice(f, len(first))) for f in files[1:]]
+    rows = min(len(column) for column in columns if column is not None)
+    return [column if column is None or len(column) == rows else column[:rows] for column in columns]
 
 
-def _chunks(sources: Sequence, size: int) -> Iterator[List[tuple]]:
-    """Lines of ``sources`` (see :func:`_columns`) in step, up to the first source's end, ``size`` rows at a time."""
+def _chunks(sources: Sequence, size: int) -> Iterator[List[Optional[List[str]]]]:
+    """Lines of ``sources`` (see :func:`_files`) in step, up to the first source's end, ``size`` at a time, as
+    columns: one list of lines per source (None for None)."""
     with ExitStack() as stack:
-        yield from _batched(zip(*_columns(sources, stack)), size)
+        files = _files(sources, stack)
+        while True:
+            columns = _read_columns(files, size)
+            if not columns[0]:
+                return
+            yield columns
 
 
-def _kept_rows(pieces: Sequence, kept_lines, clean_lines, aligner_columns: Sequence) -> Iterator[tuple]:
-    """Rows ``(pieces..., aligner columns...)`` of the pairs encoding kept, for an aligner that read every
-    cleaned pair: ``clean_lines`` numbers the aligner's rows of this split, ``kept_lines`` the piece rows. The
-    aligner's columns (open files, or None) are read to the split's end, so the next split reads on."""
+def _rows(columns: Sequence[Optional[List[str]]]) -> List[tuple]:
+    """The rows of a chunk's columns (None in a column that is None)."""
+    return list(zip(*(itertools.repeat(None) if column is None else column for column in columns)))
+
+
+def _kept_rows(pieces: Sequence, kept_lines, clean_lines, aligner_columns: Sequence,
+               size: int) -> Iterator[List[Optional[List[str]]]]:
+    """Columns ``(pieces..., aligner columns...)`` (as :func:`_chunks`) of the pairs encoding kept, ``size`` rows at
+    a time, for an aligner that read every cleaned pair: ``clean_lines`` numbers the aligner's rows of this split,
+    ``kept_lines`` the piece rows (both ascending). The aligner's columns (open files, or None) are read to the
+    split's end, so the next split reads on."""
+    def missing(number):
+        return PrepareError(f"{kept_lines}: line {number.strip()} is not among the aligned pairs of {clean_lines}; "
+                            f"remove {Path(kept_lines).parent} and re-run")
+
     with ExitStack() as stack:
-        kept = zip(*_columns([*pieces, kept_lines], stack))
-        aligner = zip(_columns([clean_lines], stack)[0], zip(*_columns(aligner_columns, stack)))
-        for *piece_columns, number in kept:
-            for clean_number, columns in aligner:
-                if clean_number == number:
-                    yield (*piece_columns, *columns)
-                    break
+        kept = _files([kept_lines, *pieces], stack)
+        aligner = _files([clean_lines, *aligner_columns], stack)
+        numbers, columns = [], [[] if f is not None else None for f in aligner[1:]]  # read, not yet matched
+        while True:
+            batch = _read_columns(kept, size)
+            if not batch[0]:
+                break
+            last = batch[0][-1]
+            try:
+                while not numbers or int(numbers[-1]) < int(last):
+                    more = _read_columns(aligner, size)
+                    if not more[0]:
+                        break
+                    numbers += more[0]
+                    for column, lines in zip(columns, more[1:]):
+                        if column is not None:
+                            column += lines
+            except ValueError:
+                raise missing(last) from None
+            if numbers[:len(batch[0])] == batch[0]:  # encoding dropped none of these pairs
+                rows = slice(0, len(batch[0]))
+                matched = [None if column is None else column[rows] for column in columns]
             else:
-                raise PrepareError(f"{kept_lines}: line {number.strip()} is not among the aligned pairs of "
-                                   f"{clean_lines}; remove {Path(kept_lines).parent} and re-run")
-        for _ in aligner:  # the split's remaining rows (pairs encoding dropped)
+                position = {number: k for k, number in enumerate(numbers)}
+                try:
+                    rows = [position[number] for number in batch[0]]
+                except KeyError as err:
+                    raise missing(err.args[0]) from None
+                matched = [None if column is None else [column[k] for k in rows] for column in columns]
+            yield batch[1:] + matched
+            done = numbers.index(last) + 1
+            del numbers[:done]
+            for column in columns:
+                if column is not None:
+                    del column[:done]
+        for _ in zip(*(f for f in aligner if f is not None)):  # the split's remaining rows (pairs encoding dropped)
             pass
 
 
@@ -146,31 +187,36 @@ def _starts_line(spans: Sequence[range]) -> str:
     return " ".join(str(span.start) for span in spans) + "\n"
 
 
-def _spans_of_starts(line: str, length: int) -> List[range]:
-    starts = [int(k) for k in line.split()]
-    return [range(a, b) for a, b in zip(starts, starts[1:] + [length])]
+def _bounds_of_starts(line: str, length: int) -> List[int]:
+    """Word bounds (each word's first piece, then the line's length) of a line of segmented word starts."""
+    return [int(k) for k in line.split()] + [length]
 
 
 def _space_words(pieces: Sequence[str]) -> int:
     return sum(1 for k, p in enumerate(pieces) if k == 0 or p.startswith(WORD_BOUNDARY))
 
 
-def _space_words_line(pieces: Sequence[str]) -> str:
-    """The aligner's line of ``▁``-words: ``words_of_spans(pieces, word_spans(pieces))`` joined, made in one pass."""
-    parts = []
-    for k, piece in enumerate(pieces):
-        if k and piece.startswith(WORD_BOUNDARY):
-            parts.append(" ")
-        parts.append(piece)
-    line = "".join(parts).replace(WORD_BOUNDARY, "")
-    if not line or line[0] == " " or line[-1] == " " or "  " in line:  # a word of ``▁`` only stays ``▁``
+def _space_words_line(pieces: Sequence[str], line: Optional[str] = None) -> str:
+    """The aligner's line of ``▁``-words: ``words_of_spans(pieces, word_spans(pieces))`` joined, made in one pass.
+    ``line``: the pieces as read (joined by single spaces, no newline), to make it by replacing characters."""
+    if line is not None and len(pieces) == line.count(" ") + 1 and "\0" not in line:
+        # pieces hold no spaces, so a space before a ``▁`` joins a word's first piece to the word before
+        words = line.replace(" " + WORD_BOUNDARY, "\0").replace(" ", "").replace(WORD_BOUNDARY, "").replace("\0", " ")
+    else:
+        parts = []
+        for k, piece in enumerate(pieces):
+            if k and piece.startswith(WORD_BOUNDARY):
+                parts.append(" ")
+            parts.append(piece)
+        words = "".join(parts).replace(WORD_BOUNDARY, "")
+    if not words or words[0] == " " or words[-1] == " " or "  " in words:  # a word of ``▁`` only stays ``▁``
         return " ".join(words_of_spans(pieces, word_spans(pieces)))
-    return line
+    return words
 
 
 def _word_starts(pieces: Sequence[str]) -> List[int]:
     """First piece of each ``▁``-word (as :func:`word_spans`), and the line's length last."""
-    starts = [k for k, piece in enumerate(pieces) if piece.startswith(WORD_BOUNDARY)]
+    starts = [k for k, piece in enumerate(pieces) if piece[0] == WORD_BOUNDARY]
     if not starts or starts[0]:
         starts.insert(0, 0)
     starts.append(len(pieces))
@@ -183,22 +229,24 @@ _LINKS_LINE = re.compile(r"\s*(?:[0-9]+-[0-9]+(?:\s+|$))*", re.ASCII)
 def _checked_links(line: str, number: int, path, src_len: int, tgt_len: int, aligner: str) -> FrozenSet:
     """:func:`read_checked_links`, fast for well-formed lines (the others go through it for its error)."""
     if _LINKS_LINE.fullmatch(line):
-        numbers = [int(n) for n in line.replace("-", " ").split()]
-        sources, targets = numbers[0::2], numbers[1::2]
-        if not numbers or (max(sources) < src_len and max(targets) < tgt_len):
+        numbers = line.replace("-", " ").split()
+        if not numbers:
+            return frozenset()
+        sources, targets = list(map(int, numbers[0::2])), list(map(int, numbers[1::2]))
+        if max(sources) < src_len and max(targets) < tgt_len:
             return frozenset(zip(sources, targets))
     return read_checked_links(line, number, path, src_len, tgt_len, aligner)
 
 
 def _words_task(task):
     """Segment one chunk: the aligner's word lines of both sides, their word starts and boundaries inside pieces."""
-    rows, segmenters = task
+    columns, segmenters = task
     out = []
     for side, segmenter in enumerate(segmenters):
         starts = load_segmenter(segmenter) if segmenter else None
         words, spans_text, inside = [], [], 0
-        for row in rows:
-            pieces = row[side].split()
+        for line in columns[side]:
+            pieces = line.split()
             if starts is None:
                 words.append(_space_words_line(pieces) + "\n")
                 continue
@@ -207,15 +255,15 @@ def _words_task(task):
             spans_text.append(_starts_line(spans))
             words.append(" ".join(words_of_spans(pieces, spans)) + "\n")
         out.append(("".join(words), "".join(spans_text), inside))
-    return len(rows), out
+    return len(columns[0]), out
 
 
 def _text_words_task(task):
     """The aligner's word lines of one chunk of cleaned pairs (``--aligner-input text``), both sides."""
-    rows, normalizer = task
+    columns, normalizer = task
     normalize = _normalizer(normalizer).normalize
-    return len(rows), [("".join(text_words_line(normalize(row[side].rstrip("\n"))) + "\n" for row in rows), "", 0)
-                       for side in (0, 1)]
+    return len(columns[0]), [("".join(text_words_line(normalize(line.rstrip("\n"))) + "\n" for line in columns[side]),
+                              "", 0) for side in (0, 1)]
 
 
 _COUNTS = ("sentences", "links", "src_pieces", "tgt_pieces", "src_aligned", "tgt_aligned", "piece_pairs", "word_links",
@@ -223,52 +271,144 @@ _COUNTS = ("sentences", "links", "src_pieces", "tgt_pieces", "src_aligned", "tgt
 _WORD_COUNTS = ("words", "space_words", "linked_words", "word_links")
 
 
+def _link_arrays(lines: Sequence[str], rows: np.ndarray, src_words: np.ndarray, tgt_words: np.ndarray):
+    """The links of ``lines`` (Pharaoh, without newlines) at ``rows`` as arrays ``(row, i, j)``; None where one is
+    malformed or outside its pair (the per-line path then names it)."""
+    parsed = parse_link_block("".join(line + "\n" for line in lines))
+    if parsed is None:
+        return None
+    numbers, counts = parsed
+    row = np.repeat(rows, counts)
+    src, tgt = numbers[0::2], numbers[1::2]
+    if (src >= src_words[row]).any() or (tgt >= tgt_words[row]).any():
+        return None
+    return row, src, tgt
+
+
+def _project_block(columns, first_line, options) -> Optional[tuple]:
+    """:func:`_project_task` of a chunk of an aligner's ``▁``-word links, in array operations (symmetrizing
+    only the pairs whose two directions differ); None where a line is not as expected (the per-line path then
+    gives the same result, or the error for that line)."""
+    strip = lambda column: [line.rstrip("\n") for line in columns[column]]  # noqa: E731
+    x_lines, y_lines = strip(0), strip(1)
+    x_layout, y_layout = word_layout(x_lines), word_layout(y_lines)
+    if x_layout is None or y_layout is None:
+        return None
+    count = len(x_lines)
+    changed = np.zeros(count, dtype=bool)
+    if len(columns) > 7:  # the aligner read the text: its words must be those of the pieces
+        for side, lines in ((7, x_lines), (8, y_lines)):
+            words = strip(side)
+            if "\n".join(words) != _space_words_block(lines):
+                changed |= [text != _space_words_line(line.split(), line) for text, line in zip(words, lines)]
+    forward, reverse = strip(4), strip(5)
+    kept = np.flatnonzero(~changed)
+    links = _link_arrays([forward[k] for k in kept], kept, x_layout.words, y_layout.words)
+    if links is None:
+        return None
+    same = np.array([f == r for f, r in zip(forward, reverse)], dtype=bool)
+    row, src, tgt = (column[same[links[0]]] for column in links)
+    differ = [k for k in kept.tolist() if not same[k]]
+    if differ:  # symmetrized line by line
+        aligner, heuristic = options["aligner"], options["heuristic"]
+        extra = []
+        for k in differ:
+            n, src_len, tgt_len = first_line + k, int(x_layout.words[k]), int(y_layout.words[k])
+            fwd = _checked_links(forward[k], n, options["forward"], src_len, tgt_len, aligner)
+            rev = _checked_links(reverse[k], n, options["reverse"], src_len, tgt_len, aligner)
+            extra.extend((k, i, j) for i, j in symmetrize(fwd, rev, heuristic))
+        if extra:
+            more = np.array(extra, dtype=np.int64)
+            row, src, tgt = np.concatenate((row, more[:, 0])), np.concatenate((src, more[:, 1])), \
+                np.concatenate((tgt, more[:, 2]))
+    order = np.lexsort((tgt, src, row))  # sorted, and repeated links once (as the per-line sets hold them)
+    row, src, tgt = row[order], src[order], tgt[order]
+    once = np.concatenate(([True], (row[1:] != row[:-1]) | (src[1:] != src[:-1]) | (tgt[1:] != tgt[:-1])))
+    row, src, tgt = row[once], src[once], tgt[once]
+    block = projected_block(row, src, tgt, count, x_layout, y_layout, options["first_piece_only"])
+    words = (int(x_layout.words.sum()), int(y_layout.words.sum()))
+    totals = (count, block.links, int(x_layout.pieces.sum()), int(y_layout.pieces.sum()), block.src_aligned,
+              block.tgt_aligned, int((x_layout.pieces * y_layout.pieces).sum()), len(row), int(changed.sum()))
+    side_counts = tuple(Counter(dict(zip(_WORD_COUNTS, (words[side], words[side], linked, len(row)))))
+                        for side, linked in enumerate((block.src_linked_words, block.tgt_linked_words)))
+    return block.text, Counter(dict(zip(_COUNTS, totals))), side_counts
+
+
+def _space_words_block(lines: Sequence[str]) -> Optional[str]:
+    """:func:`_space_words_line` of lines of pieces joined by single spaces, joined by newlines; None where
+    a line's ``▁``-words are not made by replacing characters (a word of ``▁`` only)."""
+    text = "\n".join(lines)
+    if "\0" in text:
+        return None
+    words = text.replace(" " + WORD_BOUNDARY, "\0").replace(" ", "").replace(WORD_BOUNDARY, "").replace("\0", " ")
+    if (not words or words[0] in " \n" or words[-1] in " \n"
+            or any(gap in words for gap in ("  ", " \n", "\n ", "\n\n"))):
+        return None
+    return words
+
+
 def _project_task(task):
     """Symmetrize (or parse) and project one chunk; return its ``.align`` text and figures.
 
-    A row: source and target pieces, their word starts (None: ``▁``-words), the links (precomputed; or forward,
-    reverse, atools' symmetrized or None) and, for an aligner that read the text, its two word lines."""
-    rows, first_line, kind, options = task
-    totals, side_totals, lines = [0] * len(_COUNTS), ([0] * len(_WORD_COUNTS), [0] * len(_WORD_COUNTS)), []
+    The chunk's columns: source and target pieces, their word starts (None: ``▁``-words), the links
+    (precomputed; or forward, reverse, atools' symmetrized or None) and, for an aligner that read the text, its
+    two word lines. ``▁``-words linked by an aligner go through :func:`_project_block`; the rest line by line."""
+    columns, first_line, kind, options = task
+    if kind != "precomputed" and not options["atools"] and columns[2] is None and columns[3] is None:
+        block = _project_block(columns, first_line, options)
+        if block is not None:
+            return block
+    rows = _rows(columns)
+    first_piece_only, heuristic, atools = options["first_piece_only"], options.get("heuristic"), options.get("atools")
+    sentences = links_total = src_pieces = tgt_pieces = src_aligned = tgt_aligned = piece_pairs = word_links = 0
+    words_changed = 0
+    words = [0, 0]
+    space_words = [0, 0]
+    linked_words = [0, 0]
+    lines = []
     for n, row in enumerate(rows, first_line):
-        x, y = row[0].split(), row[1].split()
-        spans = []
-        for side, (pieces, starts) in enumerate(((x, row[2]), (y, row[3]))):
-            if starts is None:
-                bounds = _word_starts(pieces)
-                spans.append([range(a, b) for a, b in zip(bounds, bounds[1:])])
-            else:
-                spans.append(_spans_of_starts(starts, len(pieces)))
-        if len(row) > 7 and (row[7].rstrip("\n") != _space_words_line(x) or row[8].rstrip("\n") != _space_words_line(y)):
+        x_line, y_line = row[0].rstrip("\n"), row[1].rstrip("\n")
+        x, y = x_line.split(), y_line.split()
+        bx = _word_starts(x) if row[2] is None else _bounds_of_starts(row[2], len(x))
+        by = _word_starts(y) if row[3] is None else _bounds_of_starts(row[3], len(y))
+        if len(row) > 7 and (row[7].rstrip("\n") != _space_words_line(x, x_line)
+                             or row[8].rstrip("\n") != _space_words_line(y, y_line)):
             links = ()  # the text's words are not those of the pieces: no links rather than misplaced ones
-            totals[_COUNTS.index("words_changed")] += 1
+            words_changed += 1
         elif kind == "precomputed":
             links = parse_links(row[4], f"{options['path']}:{n}")
         else:
-            aligner = options["aligner"]
-            forward = _checked_links(row[4], n, options["forward"], len(spans[0]), len(spans[1]), aligner)
-            reverse = _checked_links(row[5], n, options["reverse"], len(spans[0]), len(spans[1]), aligner)
-            if options["atools"]:
-                links = parse_atools_line(row[6], n, options["atools"])
+            aligner, src_len, tgt_len = options["aligner"], len(bx) - 1, len(by) - 1
+            forward = _checked_links(row[4], n, options["forward"], src_len, tgt_len, aligner)
+            same = row[5] == row[4]  # eflomal's two directions often agree: every heuristic then gives them
+            reverse = forward if same else _checked_links(row[5], n, options["reverse"], src_len, tgt_len, aligner)
+            if atools:
+                links = parse_atools_line(row[6], n, atools)
             else:
-                links = symmetrize(forward, reverse, options["heuristic"])
+                links = forward if same else symmetrize(forward, reverse, heuristic)
         if links:
-            line, piece_links, src_aligned, tgt_aligned = projected_line(links, spans[0], spans[1],
-                                                                         options["first_piece_only"])
+            line, piece_links, src_count, tgt_count = projected_line(links, bx, by, first_piece_only)
+            lines.append(line + "\n")
+            links_total += piece_links
+            src_aligned += src_count
+            tgt_aligned += tgt_count
+            word_links += len(links)
+            linked_words[0] += len({i for i, _ in links})
+            linked_words[1] += len({j for _, j in links})
         else:
-            line, piece_links, src_aligned, tgt_aligned = "", 0, 0, 0
-        lines.append(line + "\n")
-        for k, value in enumerate((1, piece_links, len(x), len(y), src_aligned, tgt_aligned, len(x) * len(y),
-                                   len(links))):
-            totals[k] += value
-        linked = (len({i for i, _ in links}), len({j for _, j in links}))
-        for side, pieces in enumerate((x, y)):
-            words = side_totals[side]
-            words[0] += len(spans[side])
-            words[1] += len(spans[side]) if row[2 + side] is None else _space_words(pieces)
-            words[2] += linked[side]
-            words[3] += len(links)
-    side_counts = tuple(Counter(dict(zip(_WORD_COUNTS, t))) for t in side_totals)
+            lines.append("\n")
+        sentences += 1
+        src_pieces += len(x)
+        tgt_pieces += len(y)
+        piece_pairs += len(x) * len(y)
+        words[0] += len(bx) - 1
+        words[1] += len(by) - 1
+        space_words[0] += len(bx) - 1 if row[2] is None else _space_words(x)
+        space_words[1] += len(by) - 1 if row[3] is None else _space_words(y)
+    totals = (sentences, links_total, src_pieces, tgt_pieces, src_aligned, tgt_aligned, piece_pairs, word_links,
+              words_changed)
+    side_counts = tuple(Counter(dict(zip(_WORD_COUNTS, (words[side], space_words[side], linked_words[side],
+                                                        word_links)))) for side in (0, 1))
     return "".join(lines), Counter(dict(zip(_COUNTS, totals))), side_counts
 
 
@@ -346,11 +486,12 @@ class PairAlignment:
                                   for p in self.starts[s]]
                     if self.text_words is None:
                         fn = _words_task
-                        tasks = ((rows, self.side_segmenters) for rows in _chunks(self.piece_paths[s][:2], self.chunk_lines))
+                        tasks = ((columns, self.side_segmenters)
+                                 for columns in _chunks(self.piece_paths[s][:2], self.chunk_lines))
                     else:
                         fn = _text_words_task
-                        tasks = ((rows, self.text_words.normalizer)
-                                 for rows in _chunks(self.text_words.clean[s][:2], self.chunk_lines))
+                        tasks = ((columns, self.text_words.normalizer)
+                                 for columns in _chunks(self.text_words.clean[s][:2], self.chunk_lines))
                     for lines, chunk in _in_order(self.pool, fn, tasks, self.ahead):
                         for side, (out, (text, spans_text, inside)) in enumerate(zip((src, tgt), chunk)):
                             out.write(text)
@@ -414,9 +555,9 @@ class PairAlignment:
                 if self.text_words is None:
                     chunks = _chunks(list(self.piece_paths[s][:2]) + self.starts[s] + links[s], chunk_lines)
                 else:
-                    chunks = _batched(_kept_rows([*self.piece_paths[s][:2], *self.starts[s]], self.text_words.kept_lines[s],
-                                                 self.text_words.clean_lines[s], links[s]), chunk_lines)
-                tasks = ((rows, first + k * chunk_lines, kind, split_options) for k, rows in enumerate(chunks))
+                    chunks = _kept_rows([*self.piece_paths[s][:2], *self.starts[s]], self.text_words.kept_lines[s],
+                                        self.text_words.clean_lines[s], links[s], chunk_lines)
+                tasks = ((columns, first + k * chunk_lines, kind, split_options) for k, columns in enumerate(chunks))
                 with open(out_paths[s], "w", encoding="utf-8") as out:
                     for text, chunk_counts, side_counts in _in_order(self.pool, _project_task, tasks, self.ahead):
                         out.write(text)

@@ -10,7 +10,7 @@ word-exchange links, retrieval's word pooling) both use this module, so a word i
 file and a word index computed from token ids always agree.
 fairseq's own whole-word masking for ``masked_lm`` is broken (issue #3924); the table below replaces it.
 """
-from typing import List, Sequence
+from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -63,3 +63,36 @@ def word_ids(tokens, starts_table):
         return np.zeros(0, dtype=np.int64)
     ids = np.cumsum(starts) - 1
     return np.maximum(ids, 0)
+
+
+class WordLayout(NamedTuple):
+    """The ``▁``-words of many lines of pieces at once (:func:`word_layout`), as arrays over all lines:
+    ``pieces``/``words``: per line; ``piece_offset``/``word_offset``: where each line's pieces/words begin in
+    the concatenation; ``word_start``/``word_end``: each word's pieces (``[start, end)``, counted in the
+    concatenation of all lines' pieces)."""
+    pieces: np.ndarray
+    words: np.ndarray
+    piece_offset: np.ndarray
+    word_offset: np.ndarray
+    word_start: np.ndarray
+    word_end: np.ndarray
+
+
+def word_layout(lines: Sequence[str]) -> Optional[WordLayout]:
+    """:func:`word_spans` of many lines of pieces (without newlines) in array operations; None unless every
+    line is pieces joined by single spaces (no other whitespace, no empty line)."""
+    text = "\n".join(lines)
+    if not lines or " ".join(text.split()) != text.replace("\n", " "):
+        return None
+    codes = np.frombuffer((text + "\n").encode("utf-32-le"), dtype=np.uint32)
+    ends = np.flatnonzero((codes == 32) | (codes == 10))  # the character after each piece
+    line_end = codes[ends] == 10
+    first_char = np.concatenate(([0], ends[:-1] + 1))
+    line_start = np.concatenate(([True], line_end[:-1]))
+    is_start = line_start | (codes[first_char] == ord(WORD_BOUNDARY))
+    line_of_piece = np.concatenate(([0], np.cumsum(line_end)[:-1]))
+    word_start = np.flatnonzero(is_start)
+    pieces = np.bincount(line_of_piece, minlength=len(lines))
+    words = np.bincount(line_of_piece[word_start], minlength=len(lines))
+    return WordLayout(pieces, words, np.cumsum(pieces) - pieces, np.cumsum(words) - words, word_start,
+                      np.append(word_start[1:], len(first_char)))
