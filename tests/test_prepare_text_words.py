@@ -38,11 +38,11 @@ def test_text_words_are_the_piece_words_of_a_trained_and_a_given_model(tmp_path)
     model = tmp_path / "m.model"
     train_sentencepiece([corpus], model, vocab_size=120)
     processor = spm.SentencePieceProcessor(model_file=str(model))
+    cleaned = [" ".join(text.split()) + "\n" for text in HOSTILE]  # as cleaning leaves it
     for source in ("rule:" + piece_alignment.TRAINED_NORMALIZATION, str(model)):
-        normalize = piece_alignment._normalizer(source).normalize
-        for text in HOSTILE:
-            cleaned = " ".join(text.split())  # as cleaning leaves it
-            assert piece_alignment.text_words_line(normalize(cleaned)) == piece_words(processor, cleaned), (source, text)
+        lines, words = piece_alignment._text_words_task(([cleaned, cleaned[::-1]], source))
+        assert lines == len(HOSTILE) and words[0][0] == "".join(piece_words(processor, text[:-1]) + "\n" for text in cleaned)
+        assert words[1][0] == "".join(piece_words(processor, text[:-1]) + "\n" for text in cleaned[::-1])
 
 
 def prepared(tmp_path, name, monkeypatch, **overrides):

@@ -261,8 +261,9 @@ def _words_task(task):
 def _text_words_task(task):
     """The aligner's word lines of one chunk of cleaned pairs (``--aligner-input text``), both sides."""
     columns, normalizer = task
-    normalize = _normalizer(normalizer).normalize
-    return len(columns[0]), [("".join(text_words_line(normalize(line.rstrip("\n"))) + "\n" for line in columns[side]),
+    normalize = _normalizer(normalizer).normalize  # a list at once: one call into sentencepiece
+    return len(columns[0]), [("".join(text_words_line(normalized) + "\n"
+                                      for normalized in normalize([line.rstrip("\n") for line in columns[side]])),
                               "", 0) for side in (0, 1)]
 
 
