@@ -29,6 +29,10 @@ import sys
 import time
 from pathlib import Path
 
+# One thread per process (eflomal, torch, numpy), whoever starts the bench: the ratios compare single-threaded
+# runs, and the processes the sections start inherit this.
+os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 USER_DIR = str(REPO / "fairseq_weam")

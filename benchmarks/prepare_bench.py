@@ -296,5 +296,10 @@ def markdown(result: dict) -> list:
                          f"the last aligner project the links that come last (and what is left of the pair before "
                          f"it), work no earlier stage can take over, on top of {start_exit + before:.1f} s of "
                          f"start-up, exit and the first aligner's input.")
+            else:
+                need = r["cpu_seconds"] - alone * (1 + r["target"]) * r["cores"]
+                text += (f" So in this run the CPU alone keeps the pipeline above the target: the stages besides the "
+                         f"aligner would need {need:.1f} CPU seconds less on {r['cores']} cores (the ratio depends "
+                         f"on how fast this host runs eflomal against Python: compare the CPU column across runs).")
         lines += [text, ""]
     return lines
