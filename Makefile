@@ -35,8 +35,7 @@ test-fast: install
 demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
-bench: install
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+bench: install  # bench.py runs every process with one thread itself
 	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:

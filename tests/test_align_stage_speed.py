@@ -193,7 +193,8 @@ def test_differing_directions_symmetrized_and_projected_in_chunks(tmp_path, monk
     rows = [(random_pieces(rng, vocab), random_pieces(rng, vocab)) for _ in range(40)]
     ins, outs = write_splits(tmp_path, {"train": rows})
     lines = ins["train"][0].read_text(encoding="utf-8").split("\n")
-    lines[7] = " ".join(rows[7][0][:1]) + "  " + " ".join(rows[7][0][1:]) if len(rows[7][0]) > 1 else lines[7]
+    assert len(rows[7][0]) > 1
+    lines[7] = rows[7][0][0] + "  " + " ".join(rows[7][0][1:])
     ins["train"][0].write_text("\n".join(lines), encoding="utf-8")
     fake = tmp_path / "fast_align_directions"
     fake.write_text(FAKE_FAST_ALIGN_DIRECTIONS.format(python=sys.executable))

@@ -196,22 +196,24 @@ def _space_words(pieces: Sequence[str]) -> int:
     return sum(1 for k, p in enumerate(pieces) if k == 0 or p.startswith(WORD_BOUNDARY))
 
 
-def _space_words_line(pieces: Sequence[str], line: Optional[str] = None) -> str:
-    """The aligner's line of ``▁``-words: ``words_of_spans(pieces, word_spans(pieces))`` joined, made in one pass.
-    ``line``: the pieces as read (joined by single spaces, no newline), to make it by replacing characters."""
-    if line is not None and len(pieces) == line.count(" ") + 1 and "\0" not in line:
-        # pieces hold no spaces, so a space before a ``▁`` joins a word's first piece to the word before
-        words = line.replace(" " + WORD_BOUNDARY, "\0").replace(" ", "").replace(WORD_BOUNDARY, "").replace("\0", " ")
-    else:
-        parts = []
-        for k, piece in enumerate(pieces):
-            if k and piece.startswith(WORD_BOUNDARY):
-                parts.append(" ")
-            parts.append(piece)
-        words = "".join(parts).replace(WORD_BOUNDARY, "")
-    if not words or words[0] == " " or words[-1] == " " or "  " in words:  # a word of ``▁`` only stays ``▁``
-        return " ".join(words_of_spans(pieces, word_spans(pieces)))
+def _space_words_block(lines: Sequence[str]) -> Optional[str]:
+    """The aligner's lines of ``▁``-words of lines of pieces joined by single spaces, joined by newlines, made by
+    replacing characters (pieces hold no spaces, so a space before a ``▁`` joins a word's first piece to the word
+    before); None where that does not give them (a line without pieces, a word of ``▁`` only)."""
+    text = "\n".join(lines)
+    if "\0" in text:
+        return None
+    words = text.replace(" " + WORD_BOUNDARY, "\0").replace(" ", "").replace(WORD_BOUNDARY, "").replace("\0", " ")
+    if (not words or words[0] in " \n" or words[-1] in " \n"
+            or any(gap in words for gap in ("  ", " \n", "\n ", "\n\n"))):
+        return None
     return words
+
+
+def _space_words_line(pieces: Sequence[str]) -> str:
+    """The aligner's line of ``▁``-words: ``words_of_spans(pieces, word_spans(pieces))`` joined (a word of ``▁``
+    only stays ``▁``)."""
+    return _space_words_block([" ".join(pieces)]) or " ".join(words_of_spans(pieces, word_spans(pieces)))
 
 
 def _word_starts(pieces: Sequence[str]) -> List[int]:
@@ -301,7 +303,7 @@ def _project_block(columns, first_line, options) -> Optional[tuple]:
         for side, lines in ((7, x_lines), (8, y_lines)):
             words = strip(side)
             if "\n".join(words) != _space_words_block(lines):
-                changed |= [text != _space_words_line(line.split(), line) for text, line in zip(words, lines)]
+                changed |= [text != _space_words_line(line.split()) for text, line in zip(words, lines)]
     forward, reverse = strip(4), strip(5)
     kept = np.flatnonzero(~changed)
     links = _link_arrays([forward[k] for k in kept], kept, x_layout.words, y_layout.words)
@@ -335,19 +337,6 @@ def _project_block(columns, first_line, options) -> Optional[tuple]:
     return block.text, Counter(dict(zip(_COUNTS, totals))), side_counts
 
 
-def _space_words_block(lines: Sequence[str]) -> Optional[str]:
-    """:func:`_space_words_line` of lines of pieces joined by single spaces, joined by newlines; None where
-    a line's ``▁``-words are not made by replacing characters (a word of ``▁`` only)."""
-    text = "\n".join(lines)
-    if "\0" in text:
-        return None
-    words = text.replace(" " + WORD_BOUNDARY, "\0").replace(" ", "").replace(WORD_BOUNDARY, "").replace("\0", " ")
-    if (not words or words[0] in " \n" or words[-1] in " \n"
-            or any(gap in words for gap in ("  ", " \n", "\n ", "\n\n"))):
-        return None
-    return words
-
-
 def _project_task(task):
     """Symmetrize (or parse) and project one chunk; return its ``.align`` text and figures.
 
@@ -368,12 +357,11 @@ def _project_task(task):
     linked_words = [0, 0]
     lines = []
     for n, row in enumerate(rows, first_line):
-        x_line, y_line = row[0].rstrip("\n"), row[1].rstrip("\n")
-        x, y = x_line.split(), y_line.split()
+        x, y = row[0].split(), row[1].split()
         bx = _word_starts(x) if row[2] is None else _bounds_of_starts(row[2], len(x))
         by = _word_starts(y) if row[3] is None else _bounds_of_starts(row[3], len(y))
-        if len(row) > 7 and (row[7].rstrip("\n") != _space_words_line(x, x_line)
-                             or row[8].rstrip("\n") != _space_words_line(y, y_line)):
+        if len(row) > 7 and (row[7].rstrip("\n") != _space_words_line(x)
+                             or row[8].rstrip("\n") != _space_words_line(y)):
             links = ()  # the text's words are not those of the pieces: no links rather than misplaced ones
             words_changed += 1
         elif kind == "precomputed":
