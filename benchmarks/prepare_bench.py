@@ -17,6 +17,8 @@ from pathlib import Path
 
 from bench import run, tool
 
+from fairseq_weam.prepare.config import SPM_INPUT_SENTENCES
+
 #: Target on the overhead over the aligner, by corpus size (pairs).
 TARGETS = {200_000: 0.50, 1_000_000: 0.25}
 PAIRS = ("en-de", "en-fr")
@@ -255,7 +257,7 @@ def markdown(result: dict) -> list:
             return max((v for k, v in by_step.items() if k.startswith(later)), default="-")
 
         lines += ["Memory. Sentencepiece training holds its sample, at most `--spm-input-sentence-size` sentences "
-                  "(default 2M), so its peak grows with the corpus only up to that cap; with `--aligner-input text` "
+                  f"(default {SPM_INPUT_SENTENCES:,}), so its peak grows with the corpus only up to that cap; with `--aligner-input text` "
                   "the first aligner (which holds its pair's words) runs beside it, and the peak of that step counts "
                   "both: "
                   + ", ".join(f"{by_step.get('sentencepiece', '-')} MiB at {size} pairs" for size, by_step in peaks.items())

@@ -108,7 +108,7 @@ def test_an_error_in_this_pair_ends_the_next_pairs_aligner(tmp_path, monkeypatch
     assert not (work / "pieces" / "train.en-de.align").exists()
 
 
-def test_encoding_reads_a_few_batches_ahead(tmp_path, monkeypatch):
+def test_encoding_reads_a_few_batches_ahead(tmp_path):
     from weam_testing import random_sentences, write_lines
 
     from fairseq_weam.prepare import sentencepiece_model
@@ -118,16 +118,16 @@ def test_encoding_reads_a_few_batches_ahead(tmp_path, monkeypatch):
     write_lines(text, random_sentences(200, vocab_size=30, seed=1))
     model = tmp_path / "m.model"
     sentencepiece_model.train_sentencepiece([text], model, vocab_size=60)
-    monkeypatch.setattr(sentencepiece_model, "_BATCH", 10)
     read = []
 
-    def rows():
-        for k in range(2000):  # 200 batches
-            read.append(k)
-            yield [f"w{k % 7} w{k % 5}", f"w{k % 3}", str(k + 1)]
+    def batches():
+        for b in range(200):  # 10 rows each, as columns: source, target, line numbers
+            rows = range(10 * b, 10 * b + 10)
+            read.extend(rows)
+            yield [[f"w{k % 7} w{k % 5}\n" for k in rows], [f"w{k % 3}\n" for k in rows], [f"{k + 1}\n" for k in rows]]
 
     with WorkerPool(2) as pool:
-        encoded = sentencepiece_model.encode_batches(model, rows(), pool=pool)
+        encoded = sentencepiece_model.encode_batches(model, batches(), pool=pool)
         texts, counts, piece_counts = next(encoded)
         time.sleep(1.0)  # a reader that runs ahead would now have read everything
         assert counts["in"] == counts["out"] == 10 and len(texts) == 3 and texts[2] == "".join(f"{k}\n" for k in range(1, 11))

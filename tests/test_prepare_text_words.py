@@ -73,6 +73,7 @@ def test_text_input_gives_the_pieces_output_and_starts_before_sentencepiece(tmp_
             assert (text / f"{split}.align.{pair}.bin").read_bytes() == (pieces / f"{split}.align.{pair}.bin").read_bytes()
     steps = {name: (start, end) for name, start, end in report["timeline"]}
     assert steps["aligner:en-de"][0] < steps["sentencepiece"][1]  # the first aligner ran while sentencepiece trained
+    assert steps["aligner:en-de"][0] <= steps["clean:en-fr"][0]  # and started before the next pair was cleaned
     assert steps["aligner:en-de"][1] <= steps["aligner:en-fr"][0]  # the next one queued after it, never both at once
     piece_steps = {name: (start, end) for name, start, end in json.loads((pieces / "prep_report.json").read_text())["timeline"]}
     assert piece_steps["aligner:en-de"][0] >= piece_steps["encode:en-de"][1]

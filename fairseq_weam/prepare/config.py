@@ -6,6 +6,12 @@ from fairseq_weam.errors import WeamError
 from fairseq_weam.text.segmentation import JA_SEGMENTERS, MODES
 
 
+#: Default of --spm-input-sentence-size: sentencepiece warns that loading more sentences than this slows its
+#: training (its kTooBigSentencesSize). On 2M gettext sentences a 1M sample trained in 27 s instead of 38 s, with
+#: 0.1-0.4 % more pieces per word on the valid sets and 94 % of the 8000 pieces in common.
+SPM_INPUT_SENTENCES = 1_000_000
+
+
 class PrepareError(WeamError, RuntimeError):
     """Bad input or a failed stage; the message says what, where, and what to do."""
 
@@ -29,7 +35,8 @@ class PrepareConfig:
     spm_model_type: str = field(default="unigram", metadata={"help": "sentencepiece model type to train (unigram, bpe)"})
     spm_character_coverage: float = field(default=0.9995, metadata={"help": "share of characters the trained model covers"})
     spm_input_sentence_size: int = field(
-        default=2_000_000, metadata={"help": "sentences sampled (shuffled) for sentencepiece training on big corpora"}
+        default=SPM_INPUT_SENTENCES, metadata={"help": "sentences sampled (shuffled) for sentencepiece training on "
+                                                       "big corpora (sentencepiece warns above 1M: it slows training)"}
     )
     aligner: str = field(default="eflomal", metadata={"help": "word aligner: eflomal, fast_align or precomputed (RAW/{split}.{l1}-{l2}.align, word-level, symmetrized)"})
     fast_align_bin: Optional[str] = field(default=None, metadata={"help": "fast_align binary (default: fast_align on PATH)"})

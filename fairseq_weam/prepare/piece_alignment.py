@@ -32,6 +32,7 @@ from fairseq_weam.align.word_aligners import (
     BackgroundAligner, aligner_workspace, check_line_count, read_checked_links,
 )
 from fairseq_weam.prepare.config import PrepareError
+from fairseq_weam.prepare.line_chunks import column_chunks, open_sources, read_columns
 from fairseq_weam.text.pieces import WORD_BOUNDARY, word_layout, word_spans
 from fairseq_weam.text.segmentation import (
     load_segmenter, segmented_spans, segmenter_name, segmenter_version, words_of_spans,
@@ -96,33 +97,6 @@ def text_words_line(normalized: str) -> str:
     return " ".join(word for word in normalized.split(WORD_BOUNDARY) if word)
 
 
-def _files(sources: Sequence, stack: ExitStack) -> List:
-    """Paths opened (closed with ``stack``), open files as they are (read on from where they are), None as is."""
-    return [src if src is None or hasattr(src, "readline") else stack.enter_context(open(src, encoding="utf-8"))
-            for src in sources]
-
-
-def _read_columns(files: Sequence, size: int) -> List[Optional[List[str]]]:
-    """The next lines of ``files`` in step: up to ``size`` of the first, as many of each other (None stays None);
-    all cut to the shortest. Empty lists at the first file's end."""
-    first = list(itertools.islice(files[0], size))
-    columns = [first] + [None if f is None else list(itertools.islice(f, len(first))) for f in files[1:]]
-    rows = min(len(column) for column in columns if column is not None)
-    return [column if column is None or len(column) == rows else column[:rows] for column in columns]
-
-
-def _chunks(sources: Sequence, size: int) -> Iterator[List[Optional[List[str]]]]:
-    """Lines of ``sources`` (see :func:`_files`) in step, up to the first source's end, ``size`` at a time, as
-    columns: one list of lines per source (None for None)."""
-    with ExitStack() as stack:
-        files = _files(sources, stack)
-        while True:
-            columns = _read_columns(files, size)
-            if not columns[0]:
-                return
-            yield columns
-
-
 def _rows(columns: Sequence[Optional[List[str]]]) -> List[tuple]:
     """The rows of a chunk's columns (None in a column that is None)."""
     return list(zip(*(itertools.repeat(None) if column is None else column for column in columns)))
@@ -130,26 +104,26 @@ def _rows(columns: Sequence[Optional[List[str]]]) -> List[tuple]:
 
 def _kept_rows(pieces: Sequence, kept_lines, clean_lines, aligner_columns: Sequence,
                size: int) -> Iterator[List[Optional[List[str]]]]:
-    """Columns ``(pieces..., aligner columns...)`` (as :func:`_chunks`) of the pairs encoding kept, ``size`` rows at
-    a time, for an aligner that read every cleaned pair: ``clean_lines`` numbers the aligner's rows of this split,
-    ``kept_lines`` the piece rows (both ascending). The aligner's columns (open files, or None) are read to the
+    """Columns ``(pieces..., aligner columns...)`` (as :func:`.line_chunks.column_chunks`) of the pairs encoding
+    kept, ``size`` rows at a time, for an aligner that read every cleaned pair: ``clean_lines`` numbers the aligner's
+    rows of this split, ``kept_lines`` the piece rows (both ascending). The aligner's columns (open files, or None) are read to the
     split's end, so the next split reads on."""
     def missing(number):
         return PrepareError(f"{kept_lines}: line {number.strip()} is not among the aligned pairs of {clean_lines}; "
                             f"remove {Path(kept_lines).parent} and re-run")
 
     with ExitStack() as stack:
-        kept = _files([kept_lines, *pieces], stack)
-        aligner = _files([clean_lines, *aligner_columns], stack)
+        kept = open_sources([kept_lines, *pieces], stack)
+        aligner = open_sources([clean_lines, *aligner_columns], stack)
         numbers, columns = [], [[] if f is not None else None for f in aligner[1:]]  # read, not yet matched
         while True:
-            batch = _read_columns(kept, size)
+            batch = read_columns(kept, size)
             if not batch[0]:
                 break
             last = batch[0][-1]
             try:
                 while not numbers or int(numbers[-1]) < int(last):
-                    more = _read_columns(aligner, size)
+                    more = read_columns(aligner, size)
                     if not more[0]:
                         break
                     numbers += more[0]
@@ -476,11 +450,11 @@ class PairAlignment:
                     if self.text_words is None:
                         fn = _words_task
                         tasks = ((columns, self.side_segmenters)
-                                 for columns in _chunks(self.piece_paths[s][:2], self.chunk_lines))
+                                 for columns in column_chunks(self.piece_paths[s][:2], self.chunk_lines))
                     else:
                         fn = _text_words_task
                         tasks = ((columns, self.text_words.normalizer)
-                                 for columns in _chunks(self.text_words.clean[s][:2], self.chunk_lines))
+                                 for columns in column_chunks(self.text_words.clean[s][:2], self.chunk_lines))
                     for lines, chunk in _in_order(self.pool, fn, tasks, self.ahead):
                         for side, (out, (text, spans_text, inside)) in enumerate(zip((src, tgt), chunk)):
                             out.write(text)
@@ -542,7 +516,7 @@ class PairAlignment:
                 kind = "precomputed" if cfg.aligner == "precomputed" else "aligner"
                 split_options = dict(options, path=str(self.piece_paths[s][2])) if kind == "precomputed" else options
                 if self.text_words is None:
-                    chunks = _chunks(list(self.piece_paths[s][:2]) + self.starts[s] + links[s], chunk_lines)
+                    chunks = column_chunks(list(self.piece_paths[s][:2]) + self.starts[s] + links[s], chunk_lines)
                 else:
                     chunks = _kept_rows([*self.piece_paths[s][:2], *self.starts[s]], self.text_words.kept_lines[s],
                                         self.text_words.clean_lines[s], links[s], chunk_lines)

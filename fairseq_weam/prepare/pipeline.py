@@ -1,9 +1,10 @@
 """``weam-prepare`` end to end: check -> clean -> sentencepiece -> encode -> dict -> unk -> align -> binarize -> report.
 
-The first pair's aligner starts as early as its words exist: after cleaning when it reads the normalized
-text (``--aligner-input text``; the aligners of the leading pairs that do are queued then, each starting
-when the one before ends), after encoding when it reads pieces; each next aligner starts when the one
-before ends, while the pool of workers encodes, projects and binarizes around them.
+The first pair's aligner starts as early as its words exist: after its own pair is cleaned when it reads the
+normalized text (``--aligner-input text``; the other pairs are cleaned while it runs, and the aligners of the
+leading pairs that read text are queued, each starting when the one before ends), after encoding when it reads
+pieces; each next aligner starts when the one before ends, while the pool of workers encodes, projects and
+binarizes around them.
 
 Inputs are checked for every pair before anything is written. Each stage goes through
 :class:`~fairseq_weam.prepare.stages.StageRunner`, so a failed run leaves no half-written output and a
@@ -94,8 +95,8 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
     kept_lines = lambda pair, s: pieces_dir / f"{s}.{pair_name(pair)}.lines"  # noqa: E731
     piece_counts = lambda pair, s, lang: pieces_dir / f"{s}.{pair_name(pair)}.{lang}.counts"  # noqa: E731
 
-    clean_sigs = {}
-    for pair in pairs:
+    clean_sigs, clean_stages = {}, {}
+    for pair in pairs:  # each pair's cleaning runs below, just before its aligner can start
         name = pair_name(pair)
         ins = {s: raw_paths(raw_dir, pair, s, with_alignment) for s in splits[pair]}
         outs = {s: [clean_dir / f"{s}.{name}.{x}" for x in suffixes(pair) + ["lines"]] for s in splits[pair]}
@@ -109,7 +110,12 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
             return stats
 
         settings = [file_signature_list(p for s in ins for p in ins[s]), cfg.max_chars, cfg.on_bad_utf8]
-        clean_sigs[pair] = runner.run(f"clean:{name}", settings, [p for s in outs for p in outs[s]], clean)
+        clean_sigs[pair] = runner.signature(f"clean:{name}", settings)  # what runner.run will return
+        clean_stages[pair] = (f"clean:{name}", settings, [p for s in outs for p in outs[s]], clean)
+
+    def run_clean(pair):
+        name = pair_name(pair)
+        runner.run(*clean_stages[pair])
         _check_pairs_left(name, runner.results[f"clean:{name}"]["stats"], {}, "cleaning", raw_dir)
 
     model_path = dest / SPM_NAME
@@ -168,10 +174,11 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
 
     previous = None  # the leading pairs whose aligners read the cleaned text run one after the other from now
     try:
-        for k, pair in enumerate(pairs):
-            if not reads_text(cfg, pair):
-                break
-            if alignment(k) is not None:
+        leading = True
+        for k, pair in enumerate(pairs):  # the first aligner starts as soon as its pair is clean, the others queue
+            run_clean(pair)
+            leading = leading and reads_text(cfg, pair)
+            if leading and alignment(k) is not None:
                 alignment(k).start_aligner(after=previous)
                 previous = alignment(k)
         runner.run("sentencepiece", spm_settings, [model_path], spm_fn)  # while they run

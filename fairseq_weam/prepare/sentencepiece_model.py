@@ -15,15 +15,16 @@ from tqdm import tqdm
 
 from fairseq_weam.align.pharaoh import read_valid_links
 from fairseq_weam.text.pieces import word_spans
-from fairseq_weam.prepare.config import PrepareError
+from fairseq_weam.prepare.config import SPM_INPUT_SENTENCES, PrepareError
 from fairseq_weam.prepare.hf_tokenizer import WordPieceEncoder
+from fairseq_weam.prepare.line_chunks import column_chunks
 from fairseq_weam.prepare.worker_pool import WorkerPool, loaded
 
-_BATCH = 1000
+_BATCH = 4000  # rows a worker encodes at once; the main process merges each batch's piece counts (<= the vocabulary)
 
 
 def train_sentencepiece(text_paths: Sequence, model_path, vocab_size: int, model_type="unigram",
-                        character_coverage=0.9995, input_sentence_size=2_000_000, threads=1):
+                        character_coverage=0.9995, input_sentence_size=SPM_INPUT_SENTENCES, threads=1):
     """Train a model on the lines of ``text_paths`` and write it to ``model_path``.
 
     ``hard_vocab_limit`` is off so a small corpus gives a smaller vocabulary instead of an error.
@@ -64,26 +65,21 @@ def _processor(model_path) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_file=str(model_path))
 
 
-def _read_rows(paths):
-    """The lines of ``paths`` side by side, without their newline, read as they are needed."""
-    with ExitStack() as stack:
-        files = [stack.enter_context(open(path, encoding="utf-8")) for path in paths]
-        for row in zip(*files):
-            yield [line.rstrip("\n") for line in row]
-
-
 def _encode_batch(task):
     """Encode a batch of rows in a worker and keep the pairs within the limits (see :func:`encode_split`):
     returns the text of each output file (the kept rows' line numbers last), the counts, and how often each
-    piece occurs on each side, so that only text and counts cross between processes."""
-    model_path, rows, limits = task
+    piece occurs on each side, so that only text and counts cross between processes. The batch comes as columns
+    (:func:`~fairseq_weam.prepare.line_chunks.column_chunks`): source lines, target lines[, links], line numbers."""
+    model_path, columns, limits = task
     max_len, max_ratio, on_bad_link, raw_paths = limits
     processor = loaded(_processor, model_path)
-    pieces = processor.encode([row[0] for row in rows] + [row[1] for row in rows], out_type=str)
-    with_alignment = len(rows[0]) > 3 if rows else False
-    outs = [[], [], [], []] if with_alignment else [[], [], []]
-    stats = Counter(**{"in": len(rows)})
-    for texts, src, tgt in zip(rows, pieces[:len(rows)], pieces[len(rows):]):
+    sides = [[line.rstrip("\n") for line in column] for column in columns[:2]]
+    rows = len(sides[0])
+    pieces = processor.encode(sides[0] + sides[1], out_type=str)
+    with_alignment = len(columns) > 3
+    kept = []
+    stats = Counter(**{"in": rows})
+    for k, (src, tgt) in enumerate(zip(pieces[:rows], pieces[rows:])):
         if not src or not tgt:
             stats["empty"] += 1
             continue
@@ -94,45 +90,38 @@ def _encode_batch(task):
             stats["length_ratio"] += 1
             continue
         if with_alignment:
-            line = texts[-1]
+            line, links = columns[-1][k].rstrip("\n"), columns[2][k].rstrip("\n")
             src_words, tgt_words = len(word_spans(src)), len(word_spans(tgt))
-            changed = _word_count_change(raw_paths, line, texts[:2], (src_words, tgt_words))
+            changed = _word_count_change(raw_paths, line, (sides[0][k], sides[1][k]), (src_words, tgt_words))
             if changed:
                 if on_bad_link == "skip":
                     stats["word_count"] += 1
                     continue
                 raise PrepareError(f"{changed}, so the links of {raw_paths[2]}:{line} would point at the "
                                    f"wrong words; remove such tokens (and their links), or pass --on-bad-link skip")
-            if read_valid_links(texts[2], src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link) is None:
+            if read_valid_links(links, src_words, tgt_words, f"{raw_paths[2]}:{line}", on_bad_link) is None:
                 stats["bad_link"] += 1
                 continue
-            outs[2].append(texts[2])
-        outs[-1].append(texts[-1])
-        outs[0].append(" ".join(src))
-        outs[1].append(" ".join(tgt))
-        stats["out"] += 1
-    texts = ["".join(line + "\n" for line in out) for out in outs]
+        kept.append(k)
+    if kept:
+        stats["out"] = len(kept)
+    texts = ["".join(" ".join(pieces[k]) + "\n" for k in kept),
+             "".join(" ".join(pieces[rows + k]) + "\n" for k in kept)]
+    if with_alignment:
+        texts.append("".join(columns[2][k].rstrip("\n") + "\n" for k in kept))
+    texts.append("".join(columns[-1][k].rstrip("\n") + "\n" for k in kept))
     return texts, stats, (Counter(texts[0].split()), Counter(texts[1].split()))  # the tokens binarizing will read
 
 
-def encode_batches(model_path, rows: Iterable[Sequence[str]], limits=(1 << 30, float("inf"), "error", ()),
+def encode_batches(model_path, batches: Iterable[Sequence[List[str]]], limits=(1 << 30, float("inf"), "error", ()),
                    pool: Optional[WorkerPool] = None, desc="encode"):
-    """Yield ``(texts, counts, piece counts)`` for each batch of rows (``row[0]``, ``row[1]`` the two sides, then the links
-    and the line number when the split has links): :func:`_encode_batch` in ``pool``'s workers (in this
-    process without one), in order, a few batches in flight (the input is read as results are taken, not
+    """Yield ``(texts, counts, piece counts)`` for each batch (columns: the source lines, the target lines, then
+    the links when the split has them, then the line numbers): :func:`_encode_batch` in ``pool``'s workers (in
+    this process without one), in order, a few batches in flight (the input is read as results are taken, not
     ahead of them). ``limits``: ``(max_len, max_ratio, on_bad_link, raw_paths)``."""
-    def batches():
-        batch = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == _BATCH:
-                yield model_path, batch, limits
-                batch = []
-        if batch:
-            yield model_path, batch, limits
-
+    tasks = ((model_path, columns, limits) for columns in batches)
     progress = tqdm(desc=desc, unit=" pairs", mininterval=2, leave=False, disable=None)
-    for texts, counts, piece_counts in (pool.in_order(_encode_batch, batches()) if pool else map(_encode_batch, batches())):
+    for texts, counts, piece_counts in (pool.in_order(_encode_batch, tasks) if pool else map(_encode_batch, tasks)):
         progress.update(counts["in"])
         yield texts, counts, piece_counts
     progress.close()
@@ -153,11 +142,11 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
     them); ``piece_counts_paths`` (source, target) get how often each piece occurs in the kept pairs
     (:func:`write_piece_counts`: the dictionary and the ``<unk>`` share are counted from them). The split streams through: memory holds the batches in flight, not the split.
     """
-    rows = _read_rows([*in_paths, line_numbers_path])
+    batches = column_chunks([*in_paths, line_numbers_path], _BATCH)
     stats, pieces = Counter(**{"in": 0}), (Counter(), Counter())
     with ExitStack() as stack:
         outs = [stack.enter_context(open(p, "w", encoding="utf-8")) for p in [*out_paths, kept_lines_path]]
-        for texts, counts, piece_counts in encode_batches(model_path, rows,
+        for texts, counts, piece_counts in encode_batches(model_path, batches,
                                                           (max_len, max_ratio, on_bad_link, list(raw_paths)),
                                                           pool, desc=f"encode {Path(in_paths[0]).stem}"):
             stats.update(counts)
