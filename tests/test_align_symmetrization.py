@@ -37,6 +37,13 @@ CASES = {
         "0-0 2-2", "0-0 2-0",
         "0-0", "0-0 2-0 2-2", "0-0 2-2",
     ),
+    # Intersection {0-3, 3-0}. Candidate 1-0 covers the unaligned source word 1 but touches no link: 0-3 ends the
+    # row before it (links kept as keys i * width + j must not make it 1-0's left neighbour). final-and rejects it:
+    # target 0 is aligned.
+    "the last target of a row does not touch the first of the next": (
+        "0-3 1-0 3-0", "0-3 3-0",
+        "0-3 3-0", "0-3 1-0 3-0", "0-3 3-0",
+    ),
     # Nothing in common: the intersection is empty, so nothing grows; final-and adds forward 0-1
     # (both unaligned), then reverse 1-0 (source 1, target 0 still unaligned), but not 0-0 (source 0 taken).
     "empty intersection": (

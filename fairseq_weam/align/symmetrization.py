@@ -10,7 +10,7 @@ matters: two candidates competing for one unaligned word are resolved in favour 
 import shutil
 import tempfile
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Sequence
+from typing import AbstractSet, FrozenSet, List, Optional, Sequence
 
 from fairseq_weam.align.external_tool import AlignerError, run_tool
 from fairseq_weam.align.pharaoh import AlignmentError, Link, format_links, parse_links, read_pharaoh_file
@@ -21,33 +21,44 @@ HEURISTICS = ("grow-diag-final-and", "intersect", "union")
 def grow_diag_final_and(forward: FrozenSet[Link], reverse: FrozenSet[Link]) -> FrozenSet[Link]:
     if forward == reverse:  # nothing to grow, every word of a link aligned: the result is the links
         return frozenset(forward)
+    width = max(j for _, j in forward | reverse) + 2
+    links = grow_diag_final_and_keys({i * width + j for i, j in forward}, {i * width + j for i, j in reverse}, width)
+    return frozenset(divmod(key, width) for key in links)
+
+
+def grow_diag_final_and_keys(forward: AbstractSet[int], reverse: AbstractSet[int], width: int) -> AbstractSet[int]:
+    """:func:`grow_diag_final_and` of links given as keys ``i * width + j``; ``width`` must exceed every target
+    position by 2 (a column no link uses keeps the neighbours of ``j = 0`` and of the last target in their row).
+    Integer keys spare a tuple per link and per neighbour looked up; the sorted keys are the source-major order."""
+    if forward == reverse:
+        return forward
     links = set(forward & reverse)
-    src_aligned = {i for i, _ in links}
-    tgt_aligned = {j for _, j in links}
-
-    def add(i, j):
-        links.add((i, j))
-        src_aligned.add(i)
-        tgt_aligned.add(j)
-
+    src_aligned = {key // width for key in links}
+    tgt_aligned = {key % width for key in links}
     candidates = sorted((forward | reverse) - links)
+    up, down = width + 1, width - 1
     while candidates:  # grow-diag: sweep the candidates until a sweep adds nothing
-        added = []
-        for i, j in candidates:
+        grown = False
+        for key in candidates:
+            i, j = divmod(key, width)
             if (i not in src_aligned or j not in tgt_aligned) and (  # covers an unaligned word, touches a link
-                    (i + 1, j) in links or (i - 1, j) in links or (i, j + 1) in links or (i, j - 1) in links
-                    or (i + 1, j + 1) in links or (i - 1, j + 1) in links or (i + 1, j - 1) in links
-                    or (i - 1, j - 1) in links):
-                add(i, j)
-                added.append((i, j))
-        if not added:
+                    key + width in links or key - width in links or key + 1 in links or key - 1 in links
+                    or key + up in links or key - down in links or key + down in links or key - up in links):
+                links.add(key)
+                src_aligned.add(i)
+                tgt_aligned.add(j)
+                grown = True
+        if not grown:
             break
-        candidates = [c for c in candidates if c not in links]
+        candidates = [key for key in candidates if key not in links]
     for direction in (forward, reverse):  # final-and
-        for i, j in sorted(direction):
+        for key in sorted(direction):
+            i, j = divmod(key, width)
             if i not in src_aligned and j not in tgt_aligned:
-                add(i, j)
-    return frozenset(links)
+                links.add(key)
+                src_aligned.add(i)
+                tgt_aligned.add(j)
+    return links
 
 
 def symmetrize(forward: FrozenSet[Link], reverse: FrozenSet[Link], heuristic: str = "grow-diag-final-and"):
@@ -58,6 +69,16 @@ def symmetrize(forward: FrozenSet[Link], reverse: FrozenSet[Link], heuristic: st
         return frozenset(forward | reverse)
     if heuristic == "grow-diag-final-and":
         return grow_diag_final_and(frozenset(forward), frozenset(reverse))
+    raise ValueError(f"unknown symmetrization heuristic {heuristic!r}; choose one of {', '.join(HEURISTICS)}")
+
+
+def symmetrize_keys(forward: AbstractSet[int], reverse: AbstractSet[int], width: int,
+                    heuristic: str = "grow-diag-final-and") -> AbstractSet[int]:
+    """:func:`symmetrize` of links given as keys ``i * width + j`` (see :func:`grow_diag_final_and_keys`)."""
+    if heuristic == "grow-diag-final-and":
+        return grow_diag_final_and_keys(forward, reverse, width)
+    if heuristic in HEURISTICS:
+        return symmetrize(forward, reverse, heuristic)
     raise ValueError(f"unknown symmetrization heuristic {heuristic!r}; choose one of {', '.join(HEURISTICS)}")
 
 

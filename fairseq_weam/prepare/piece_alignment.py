@@ -27,7 +27,7 @@ import sentencepiece as spm
 
 from fairseq_weam.align.pharaoh import parse_link_block, parse_links
 from fairseq_weam.align.piece_projection import projected_block, projected_line
-from fairseq_weam.align.symmetrization import parse_atools_line, run_atools, symmetrize
+from fairseq_weam.align.symmetrization import parse_atools_line, run_atools, symmetrize, symmetrize_keys
 from fairseq_weam.align.word_aligners import (
     BackgroundAligner, aligner_workspace, check_line_count, read_checked_links,
 )
@@ -262,6 +262,13 @@ def _link_arrays(lines: Sequence[str], rows: np.ndarray, src_words: np.ndarray, 
     return row, src, tgt
 
 
+def _row_keys(row: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> List[FrozenSet[int]]:
+    """The link keys of each of ``rows`` (ascending) as a set, from arrays sorted by ``row``."""
+    starts, ends = np.searchsorted(row, rows, "left").tolist(), np.searchsorted(row, rows, "right").tolist()
+    keys = keys.tolist()
+    return [frozenset(keys[a:b]) for a, b in zip(starts, ends)]
+
+
 def _project_block(columns, first_line, options) -> Optional[tuple]:
     """:func:`_project_task` of a chunk of an aligner's ``▁``-word links, in array operations (symmetrizing
     only the pairs whose two directions differ); None where a line is not as expected (the per-line path then
@@ -285,19 +292,25 @@ def _project_block(columns, first_line, options) -> Optional[tuple]:
         return None
     same = np.array([f == r for f, r in zip(forward, reverse)], dtype=bool)
     row, src, tgt = (column[same[links[0]]] for column in links)
-    differ = [k for k in kept.tolist() if not same[k]]
-    if differ:  # symmetrized line by line
-        aligner, heuristic = options["aligner"], options["heuristic"]
-        extra = []
-        for k in differ:
-            n, src_len, tgt_len = first_line + k, int(x_layout.words[k]), int(y_layout.words[k])
-            fwd = _checked_links(forward[k], n, options["forward"], src_len, tgt_len, aligner)
-            rev = _checked_links(reverse[k], n, options["reverse"], src_len, tgt_len, aligner)
-            extra.extend((k, i, j) for i, j in symmetrize(fwd, rev, heuristic))
-        if extra:
-            more = np.array(extra, dtype=np.int64)
-            row, src, tgt = np.concatenate((row, more[:, 0])), np.concatenate((src, more[:, 1])), \
-                np.concatenate((tgt, more[:, 2]))
+    differ = kept[~same[kept]]
+    if differ.size:  # symmetrized line by line, both directions parsed as blocks
+        reverse_links = _link_arrays([reverse[k] for k in differ.tolist()], differ, x_layout.words, y_layout.words)
+        if reverse_links is None:
+            return None
+        width = y_layout.words + 1  # links as keys i * width + j (symmetrize_keys: no tuple per link)
+        f_row, f_src, f_tgt = (column[~same[links[0]]] for column in links)
+        r_row, r_src, r_tgt = reverse_links
+        pairs = zip(differ.tolist(), width[differ].tolist(), _row_keys(f_row, f_src * width[f_row] + f_tgt, differ),
+                    _row_keys(r_row, r_src * width[r_row] + r_tgt, differ))
+        heuristic, keys, key_rows = options["heuristic"], [], []
+        for k, line_width, fwd, rev in pairs:
+            line = symmetrize_keys(fwd, rev, line_width, heuristic)
+            keys.extend(line)
+            key_rows.extend([k] * len(line))
+        if keys:
+            keys, key_rows = np.array(keys, dtype=np.int64), np.array(key_rows, dtype=np.int64)
+            row, src, tgt = np.concatenate((row, key_rows)), np.concatenate((src, keys // width[key_rows])), \
+                np.concatenate((tgt, keys % width[key_rows]))
     order = np.lexsort((tgt, src, row))  # sorted, and repeated links once (as the per-line sets hold them)
     row, src, tgt = row[order], src[order], tgt[order]
     once = np.concatenate(([True], (row[1:] != row[:-1]) | (src[1:] != src[:-1]) | (tgt[1:] != tgt[:-1])))
