@@ -25,15 +25,21 @@ def numbered_lines(path, error: Type[WeamError] = WeamError, on_bad_utf8: str = 
         raise error(f"{path}: no such file")
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, 1):
-            try:
-                text = raw.rstrip(b"\r\n").decode("utf-8")
-            except UnicodeDecodeError as err:
-                if on_bad_utf8 == "skip":
-                    yield number, None
-                    continue
-                raise error(f"{path}:{number}: bytes that are not UTF-8 ({err.reason} at byte {err.start}: "
-                            f"{raw[err.start:err.start + 4]!r}); {fix}") from None
-            yield number, text[1:] if number == 1 and text.startswith(BOM) else text
+            yield number, decoded_line(raw, path, number, error, on_bad_utf8, fix)
+
+
+def decoded_line(raw: bytes, path, number: int, error: Type[WeamError] = WeamError, on_bad_utf8: str = "error",
+                 fix: str = "re-encode the file as UTF-8") -> Optional[str]:
+    """Line ``number`` of ``path`` as :func:`numbered_lines` gives it, from its bytes (for readers that hand
+    blocks of raw lines to other processes)."""
+    try:
+        text = raw.rstrip(b"\r\n").decode("utf-8")
+    except UnicodeDecodeError as err:
+        if on_bad_utf8 == "skip":
+            return None
+        raise error(f"{path}:{number}: bytes that are not UTF-8 ({err.reason} at byte {err.start}: "
+                    f"{raw[err.start:err.start + 4]!r}); {fix}") from None
+    return text[1:] if number == 1 and text.startswith(BOM) else text
 
 
 def json_object_lines(path, error: Type[WeamError] = WeamError) -> Iterator[Tuple[int, dict]]:

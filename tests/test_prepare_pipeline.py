@@ -149,16 +149,25 @@ def test_line_count_mismatch_writes_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_bad_utf8_error_or_skip(tmp_path):
+@pytest.mark.parametrize("workers,chunk", [(1, None), (2, 2)])  # (2, 2): line 5 is in the third block of raw lines
+def test_bad_utf8_error_or_skip(tmp_path, monkeypatch, workers, chunk):
+    from fairseq_weam.prepare import cleaning
+
+    if chunk:
+        monkeypatch.setattr(cleaning, "_CHUNK", chunk)  # the workers are forked after this
     raw = make_raw(tmp_path / "RAW")
     lines = (raw / "train.en-de.de").read_bytes().split(b"\n")
     lines[4] = b"W1 \xff\xfe W2"
     (raw / "train.en-de.de").write_bytes(b"\n".join(lines))
     with pytest.raises(PrepareError, match=r"train\.en-de\.de:5: bytes that are not UTF-8.*--on-bad-utf8 skip"):
-        prepare(config(tmp_path), log=lambda *_: None)
-    prepare(config(tmp_path, on_bad_utf8="skip"), log=lambda *_: None)
+        prepare(config(tmp_path, workers=workers), log=lambda *_: None)
+    prepare(config(tmp_path, on_bad_utf8="skip", workers=workers), log=lambda *_: None)
     report = json.loads((tmp_path / "DATA/prep_report.json").read_text())["pairs"]["en-de"]["train"]
     assert report["drops"] == {"bad_utf8": 1} and report["pairs_out"] == 79
+    kept = [n for n in range(1, 81) if n != 5]
+    assert read_lines(tmp_path / "DATA/.work/clean/train.en-de.lines") == [str(n) for n in kept]
+    raw_en = read_lines(raw / "train.en-de.en")
+    assert read_lines(tmp_path / "DATA/.work/clean/train.en-de.en") == [" ".join(raw_en[n - 1].split()) for n in kept]
 
 
 @pytest.mark.slow

@@ -269,7 +269,7 @@ def _row_keys(row: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> List[Froze
     return [frozenset(keys[a:b]) for a, b in zip(starts, ends)]
 
 
-def _project_block(columns, first_line, options) -> Optional[tuple]:
+def _project_block(columns, options) -> Optional[tuple]:
     """:func:`_project_task` of a chunk of an aligner's ``▁``-word links, in array operations (symmetrizing
     only the pairs whose two directions differ); None where a line is not as expected (the per-line path then
     gives the same result, or the error for that line)."""
@@ -332,7 +332,7 @@ def _project_task(task):
     two word lines. ``▁``-words linked by an aligner go through :func:`_project_block`; the rest line by line."""
     columns, first_line, kind, options = task
     if kind != "precomputed" and not options["atools"] and columns[2] is None and columns[3] is None:
-        block = _project_block(columns, first_line, options)
+        block = _project_block(columns, options)
         if block is not None:
             return block
     rows = _rows(columns)

@@ -106,7 +106,7 @@ def _run(cfg: PrepareConfig, pairs, splits, binaries: Dict[str, str], log, pool:
             stats = {}
             for s in ins:
                 files = [next(flat) for _ in outs[s]]
-                stats[s] = dict(clean_split(ins[s], files[:-1], files[-1], cfg.max_chars, cfg.on_bad_utf8))
+                stats[s] = dict(clean_split(ins[s], files[:-1], files[-1], cfg.max_chars, cfg.on_bad_utf8, pool))
             return stats
 
         settings = [file_signature_list(p for s in ins for p in ins[s]), cfg.max_chars, cfg.on_bad_utf8]

@@ -1,10 +1,10 @@
 """The raw input layout ``RAW/{split}.{l1}-{l2}.{lang}``: finding pairs, checking files before any work."""
 import re
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from fairseq_weam.prepare.config import PrepareError
-from fairseq_weam.text_file import numbered_lines
+from fairseq_weam.text_file import decoded_line
 
 REQUIRED_SPLITS = ("train", "valid")
 OPTIONAL_SPLITS = ("test",)
@@ -97,10 +97,10 @@ def check_parallel(paths: List[Path]):
     return counts[0]
 
 
-def read_lines(path, on_bad_utf8="error") -> Iterator[Tuple[int, Optional[str]]]:
-    """(line number, text without the newline) for every line; None for a non-UTF-8 line when skipping."""
-    return numbered_lines(path, PrepareError, on_bad_utf8,
-                          fix="re-encode the file or pass --on-bad-utf8 skip")
+def raw_line(raw: bytes, path, number: int, on_bad_utf8="error") -> Optional[str]:
+    """The text of line ``number`` of the raw file ``path`` from its bytes, without the newline; None for a
+    non-UTF-8 line when skipping, an error naming file:line otherwise."""
+    return decoded_line(raw, path, number, PrepareError, on_bad_utf8, fix="re-encode the file or pass --on-bad-utf8 skip")
 
 
 def file_signature_list(paths) -> List:
