@@ -211,23 +211,47 @@ def _repo_relative(arg: str) -> str:
     return arg
 
 
+def _markdown_sections(path) -> dict:
+    """The numbered sections (``## N. ...`` up to the next ``## ``) of an existing BENCHMARKS.md, as lines; a
+    section whose ``This section`` line does not name its machine gets the one the file's header names."""
+    found, current, header_machine = {}, None, None
+    if Path(path).exists():
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.startswith("Measured ") and " on " in line and header_machine is None:
+                header_machine = line.split(" on ", 1)[1].split(", Python", 1)[0]
+            if line.startswith("## "):
+                number = line[3:].split(".", 1)[0]
+                current = found.setdefault(int(number), []) if number.isdigit() else None
+            if current is not None:
+                if line.startswith("_This section: ") and line.endswith("._") and header_machine \
+                        and " cores)._" not in line:
+                    line = f"{line[:-2]} on {header_machine}._"
+                current.append(line)
+    return {number: lines + [""] if lines[-1] != "" else lines for number, lines in found.items()}
+
+
 def write_markdown(results, command, path):
     m = results["machine"]
     lines = ["# Benchmarks", "",
              f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}; "
              f"GPU: {m['gpu'] or 'none available on this machine'}.", "",
              f"Command: `{command}` (raw figures in `bench_out/results.json`, logs in `bench_out/`; a section "
-             "re-run alone names its own command at its end). Every "
+             "re-run alone names its own command, start and machine at its end; a section without figures in "
+             "`bench_out/` is kept as it was). Every "
              "process runs one thread (OMP_NUM_THREADS=1); each ratio compares runs made one after the other "
              "in the same conditions.", ""]
-    for name, (_, markdown, _) in sections().items():
+    kept = _markdown_sections(path)
+    for number, (name, (_, markdown, _)) in enumerate(sections().items(), 1):
         if name in results:
             lines += list(markdown(results[name]))
             if lines[-1] != "":
                 lines.append("")
             run_info = results[name].get("measured_by")
             if run_info:
-                lines += [f"_This section: `{run_info['command']}`, started {run_info['started']}._", ""]
+                where = f" on {run_info['cpu']} ({run_info['cores']} cores)" if run_info.get("cpu") else ""
+                lines += [f"_This section: `{run_info['command']}`, started {run_info['started']}{where}._", ""]
+        elif number in kept:  # no figures in --out (a fresh checkout): the section stays as it was measured
+            lines += kept[number]
     lines += ["## 6. GPU", ""]
     if m["gpu"]:
         lines += [f"GPU: {m['gpu']}.", ""]
@@ -268,7 +292,8 @@ def main():
         print(f"=== benchmark: {name}", flush=True)
         started = datetime.datetime.now().isoformat(timespec="minutes")
         results[name] = benches[name][0](args, args.out)
-        results[name]["measured_by"] = {"command": command_line(), "started": started}
+        results[name]["measured_by"] = {"command": command_line(), "started": started,
+                                        "cpu": results["machine"]["cpu"], "cores": results["machine"]["cores"]}
         results_path.write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_markdown(results, "make bench", args.markdown)
     print(Path(args.markdown).read_text(encoding="utf-8"))
