@@ -47,7 +47,7 @@ class PrepareConfig:
     aligner_input: str = field(default="text", metadata={"help": "what the aligner reads: text (the cleaned text as sentencepiece normalizes it, split at its spaces: the first aligner starts before sentencepiece is trained; after encoding each pair's words are checked against the ▁-words of its pieces and its links dropped, counted, where they differ) or pieces (the ▁-words of the encoded pieces: the aligner waits for sentencepiece and encoding). Pairs with a segmented language (--word-segmentation), --hf-tokenizer and precomputed links always use pieces"})
     ja_segmenter: str = field(default="fugashi", metadata={"help": "Japanese segmenter: fugashi (MeCab with unidic-lite) or sudachi (SudachiPy, core dictionary, split mode A)"})
     first_piece_only: bool = field(default=False, metadata={"help": "link only the first pieces of aligned words (default: every piece of both words)"})
-    workers: int = field(default=1, metadata={"help": "processes for encoding and fairseq-preprocess"})
+    workers: int = field(default=1, metadata={"help": "worker processes, one pool for the run: cleaning, the aligner's words, encoding, link projection, binarization"})
     max_len: int = field(default=250, metadata={"help": "drop pairs with a side longer than this many pieces"})
     max_chars: int = field(default=2000, metadata={"help": "drop pairs with a side longer than this many characters"})
     max_ratio: float = field(default=3.0, metadata={"help": "drop pairs whose piece-length ratio (longer/shorter) exceeds this"})
