@@ -105,9 +105,9 @@ def _rows(columns: Sequence[Optional[List[str]]]) -> List[tuple]:
 def _kept_rows(pieces: Sequence, kept_lines, clean_lines, aligner_columns: Sequence,
                size: int) -> Iterator[List[Optional[List[str]]]]:
     """Columns ``(pieces..., aligner columns...)`` (as :func:`.line_chunks.column_chunks`) of the pairs encoding
-    kept, ``size`` rows at a time, for an aligner that read every cleaned pair: ``clean_lines`` numbers the aligner's
-    rows of this split, ``kept_lines`` the piece rows (both ascending). The aligner's columns (open files, or None) are read to the
-    split's end, so the next split reads on."""
+    kept, ``size`` rows at a time, for an aligner that read every cleaned pair: ``clean_lines`` numbers the
+    aligner's rows of this split, ``kept_lines`` the piece rows (both ascending). The aligner's columns (open
+    files, or None) are read to the split's end, so the next split reads on."""
     def missing(number):
         return PrepareError(f"{kept_lines}: line {number.strip()} is not among the aligned pairs of {clean_lines}; "
                             f"remove {Path(kept_lines).parent} and re-run")

@@ -100,7 +100,8 @@ def check_parallel(paths: List[Path]):
 def raw_line(raw: bytes, path, number: int, on_bad_utf8="error") -> Optional[str]:
     """The text of line ``number`` of the raw file ``path`` from its bytes, without the newline; None for a
     non-UTF-8 line when skipping, an error naming file:line otherwise."""
-    return decoded_line(raw, path, number, PrepareError, on_bad_utf8, fix="re-encode the file or pass --on-bad-utf8 skip")
+    return decoded_line(raw, path, number, PrepareError, on_bad_utf8,
+                        fix="re-encode the file or pass --on-bad-utf8 skip")
 
 
 def file_signature_list(paths) -> List:

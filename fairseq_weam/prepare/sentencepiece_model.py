@@ -140,7 +140,8 @@ def encode_split(model_path, in_paths: List, out_paths: List, max_len: int, max_
     ``line_numbers_path`` holds the raw line number of every cleaned pair, ``raw_paths`` the user's files;
     ``kept_lines_path`` gets those of the pairs kept (an aligner that read the cleaned text finds its rows by
     them); ``piece_counts_paths`` (source, target) get how often each piece occurs in the kept pairs
-    (:func:`write_piece_counts`: the dictionary and the ``<unk>`` share are counted from them). The split streams through: memory holds the batches in flight, not the split.
+    (:func:`write_piece_counts`: the dictionary and the ``<unk>`` share are counted from them). The split
+    streams through in batches of ``_BATCH`` rows: memory holds the batches in flight, not the split.
     """
     batches = column_chunks([*in_paths, line_numbers_path], _BATCH)
     stats, pieces = Counter(**{"in": 0}), (Counter(), Counter())
