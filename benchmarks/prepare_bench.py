@@ -259,10 +259,10 @@ def markdown(result: dict) -> list:
                          f"{'met' if r['met'] else 'MISSED'} (met needs weam-prepare <= "
                          f"{round(alone * (1 + r['target']), 1)} s).")
         if len(r.get("rounds", [])) > 1:
-            lines.append(f"- {size} pairs, every round (weam-prepare / eflomal alone, overhead; CPU): "
-                         + ", ".join(f"{x['wall_seconds']} / {x['aligner_alone_seconds']} s, "
-                                     f"{100 * x['overhead_over_aligner']:.0f} %; {x['cpu_seconds']} / "
-                                     f"{x['aligner_alone_cpu_seconds']} s" for x in r["rounds"]) + ".")
+            lines.append(f"- {size} pairs, every round (weam-prepare / eflomal alone): "
+                         + "; ".join(f"{k}: {x['wall_seconds']} / {x['aligner_alone_seconds']} s "
+                                     f"({100 * x['overhead_over_aligner']:.0f} %, CPU {x['cpu_seconds']} / "
+                                     f"{x['aligner_alone_cpu_seconds']} s)" for k, x in enumerate(r["rounds"], 1)) + ".")
         lines.append(f"- {size} pairs, by stage (s): "
                      + ", ".join(f"{k} {v}" for k, v in r["stage_seconds"].items()))
         if "aligner_steps" in r:
