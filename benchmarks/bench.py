@@ -212,20 +212,14 @@ def _repo_relative(arg: str) -> str:
 
 
 def _markdown_sections(path) -> dict:
-    """The numbered sections (``## N. ...`` up to the next ``## ``) of an existing BENCHMARKS.md, as lines; a
-    section whose ``This section`` line does not name its machine gets the one the file's header names."""
-    found, current, header_machine = {}, None, None
+    """The numbered sections (``## N. ...`` up to the next ``## ``) of an existing BENCHMARKS.md, as lines."""
+    found, current = {}, None
     if Path(path).exists():
         for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.startswith("Measured ") and " on " in line and header_machine is None:
-                header_machine = line.split(" on ", 1)[1].split(", Python", 1)[0]
             if line.startswith("## "):
                 number = line[3:].split(".", 1)[0]
                 current = found.setdefault(int(number), []) if number.isdigit() else None
             if current is not None:
-                if line.startswith("_This section: ") and line.endswith("._") and header_machine \
-                        and " cores)._" not in line:
-                    line = f"{line[:-2]} on {header_machine}._"
                 current.append(line)
     return {number: lines + [""] if lines[-1] != "" else lines for number, lines in found.items()}
 

@@ -10,10 +10,11 @@ from typing import Iterator, Optional, Tuple, Type
 from fairseq_weam.errors import WeamError
 
 BOM = "\ufeff"
+UTF8_FIX = "re-encode the file as UTF-8"
 
 
 def numbered_lines(path, error: Type[WeamError] = WeamError, on_bad_utf8: str = "error",
-                   fix: str = "re-encode the file as UTF-8") -> Iterator[Tuple[int, Optional[str]]]:
+                   fix: str = UTF8_FIX) -> Iterator[Tuple[int, Optional[str]]]:
     """(line number, text without its newline) of every line of ``path``.
 
     A byte order mark at the start of the file is dropped (an invisible first character otherwise).
@@ -29,7 +30,7 @@ def numbered_lines(path, error: Type[WeamError] = WeamError, on_bad_utf8: str = 
 
 
 def decoded_line(raw: bytes, path, number: int, error: Type[WeamError] = WeamError, on_bad_utf8: str = "error",
-                 fix: str = "re-encode the file as UTF-8") -> Optional[str]:
+                 fix: str = UTF8_FIX) -> Optional[str]:
     """Line ``number`` of ``path`` as :func:`numbered_lines` gives it, from its bytes (for readers that hand
     blocks of raw lines to other processes)."""
     try:

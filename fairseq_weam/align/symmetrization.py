@@ -77,9 +77,7 @@ def symmetrize_keys(forward: AbstractSet[int], reverse: AbstractSet[int], width:
     """:func:`symmetrize` of links given as keys ``i * width + j`` (see :func:`grow_diag_final_and_keys`)."""
     if heuristic == "grow-diag-final-and":
         return grow_diag_final_and_keys(forward, reverse, width)
-    if heuristic in HEURISTICS:
-        return symmetrize(forward, reverse, heuristic)
-    raise ValueError(f"unknown symmetrization heuristic {heuristic!r}; choose one of {', '.join(HEURISTICS)}")
+    return symmetrize(forward, reverse, heuristic)  # intersect, union (set operations either way), or the error
 
 
 def find_atools(atools_bin: Optional[str] = None) -> Optional[str]:
